@@ -1,0 +1,91 @@
+# Bridge settings shared by the guest service and each host instance, which passes them on.
+{ lib, pkgs }:
+
+let
+  inherit (lib) literalExpression mkOption types;
+
+  # The overlay's package when present, so an override reaches the service; else build our own.
+  defaultPackage = pkgs.mcp-bridge or (pkgs.callPackage ../nix/package.nix { });
+in
+{
+  package = lib.mkPackageOption { mcp-bridge = defaultPackage; } "mcp-bridge" { };
+
+  server = {
+    command = mkOption {
+      type = types.nonEmptyListOf types.str;
+      default = [ (lib.getExe pkgs.mcp-nixos) ];
+      defaultText = literalExpression "[ (lib.getExe pkgs.mcp-nixos) ]";
+      example = literalExpression ''[ (lib.getExe pkgs.github-mcp-server) "stdio" ]'';
+      description = ''
+        The stdio MCP server the bridge starts for each session: the program followed by its
+        arguments, run without a shell.
+      '';
+    };
+
+    environment = mkOption {
+      type = types.attrsOf types.str;
+      default = import ../nix/mcp-nixos-environment.nix;
+      defaultText = literalExpression ''
+        {
+          MCP_NIXOS_TRANSPORT = "stdio";
+          FASTMCP_SHOW_SERVER_BANNER = "false";
+          FASTMCP_CHECK_FOR_UPDATES = "off";
+          FASTMCP_ENV_FILE = "/dev/null";
+        }
+      '';
+      description = ''
+        Variables added to the server's environment, which otherwise holds only the bridge's small
+        base set and `SSL_CERT_FILE`. The default suits mcp-nixos; setting this replaces it.
+        Values are stored in the world-readable Nix store, so keep secrets out of them.
+      '';
+    };
+  };
+
+  path = mkOption {
+    type = types.strMatching "/.*";
+    default = "/mcp";
+    description = "URL path of the MCP endpoint.";
+  };
+
+  allowedHosts = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+    example = [ "mcp.example.org" ];
+    description = ''
+      Host names (without port) accepted in the `Host` header. When empty, the bridge accepts
+      only loopback names if it listens on a loopback address, and any name otherwise.
+    '';
+  };
+
+  allowedOrigins = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+    example = [ "https://example.org" ];
+    description = ''
+      Browser origins accepted in addition to `https://claude.ai` and `https://claude.com`.
+      Requests without an `Origin` header are always accepted.
+    '';
+  };
+
+  maxSessions = mkOption {
+    type = types.ints.positive;
+    default = 32;
+    description = "Maximum number of concurrent MCP sessions, each with its own server process.";
+  };
+
+  idleTimeout = mkOption {
+    type = types.ints.positive;
+    default = 600;
+    description = "Seconds after which an idle session is closed and its server process stopped.";
+  };
+
+  extraArgs = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+    example = [
+      "--log-level"
+      "debug"
+    ];
+    description = "Further command-line arguments for the bridge, placed before the server command.";
+  };
+}

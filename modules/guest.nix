@@ -1,0 +1,120 @@
+# The bridge as a plain NixOS service: usable on any machine, and inside each host instance's VM.
+{
+  config,
+  lib,
+  pkgs,
+  utils,
+  ...
+}:
+
+let
+  inherit (lib) mkOption types;
+
+  cfg = config.services.mcp-bridge;
+
+  # The bridge hands the server an explicit environment only, and TLS clients need a CA bundle.
+  serverEnvironment = {
+    SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
+  }
+  // cfg.server.environment;
+
+  repeat =
+    flag: values:
+    lib.concatMap (value: [
+      flag
+      value
+    ]) values;
+
+  argv = [
+    (lib.getExe cfg.package)
+    "--host"
+    cfg.listen.address
+    "--port"
+    (toString cfg.listen.port)
+    "--path"
+    cfg.path
+    "--idle-timeout"
+    (toString cfg.idleTimeout)
+    "--max-sessions"
+    (toString cfg.maxSessions)
+  ]
+  ++ repeat "--allowed-host" cfg.allowedHosts
+  ++ repeat "--allowed-origin" cfg.allowedOrigins
+  ++ repeat "--env" (lib.mapAttrsToList (name: value: "${name}=${value}") serverEnvironment)
+  ++ cfg.extraArgs
+  ++ [ "--" ]
+  ++ cfg.server.command;
+in
+{
+  options.services.mcp-bridge = import ./bridge-options.nix { inherit lib pkgs; } // {
+    enable = lib.mkEnableOption "mcp-bridge, which serves a stdio MCP server over Streamable HTTP";
+
+    listen = {
+      address = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        example = "0.0.0.0";
+        description = "Address the bridge listens on.";
+      };
+
+      port = mkOption {
+        type = types.port;
+        default = 8080;
+        description = "TCP port the bridge listens on.";
+      };
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to open {option}`services.mcp-bridge.listen.port` in the firewall.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.listen.port ];
+
+    systemd.services.mcp-bridge = {
+      description = "MCP bridge: stdio MCP server over Streamable HTTP";
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network.target" ];
+
+      serviceConfig = {
+        # The bridge sends READY=1 once it listens, so units ordered after this one (and, in a
+        # microVM, the host's microvm@ unit) wait until it accepts connections.
+        Type = "notify";
+        NotifyAccess = "main";
+        ExecStart = utils.escapeSystemdExecArgs argv;
+        Restart = "always";
+        RestartSec = 5;
+
+        # No MemoryDenyWriteExecute: V8's JIT and the Python server (libffi) need writable code.
+        DynamicUser = true;
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
+        RestrictAddressFamilies = [
+          "AF_INET"
+          "AF_INET6"
+          "AF_UNIX"
+        ];
+        RestrictNamespaces = true;
+        RestrictRealtime = true;
+        SystemCallArchitectures = "native";
+        SystemCallFilter = [ "@system-service" ];
+        # An empty string, not a list: NixOS drops empty lists, which would keep every capability.
+        CapabilityBoundingSet = "";
+        LockPersonality = true;
+        UMask = "0077";
+      };
+    };
+  };
+}

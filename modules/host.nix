@@ -1,0 +1,547 @@
+# Host side: each instance becomes a microVM running the guest service, reached over a routed tap
+# link, with NAT, bandwidth limits both ways, and optional exposure through Cloudflare Tunnel or
+# a host loopback port. Needs microvm.nix's host module, which nixosModules.default imports.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib) literalExpression mkOption types;
+
+  cfg = config.services.mcp-bridge;
+  instances = lib.filterAttrs (_: instance: instance.enable) cfg.instances;
+  hostStateVersion = config.system.stateVersion;
+
+  octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+  ipv4 = types.strMatching "(${octet}\\.){3}${octet}";
+  # tc reads these as single words; the pattern keeps anything else off its command line.
+  tcQuantity = types.strMatching "[0-9]+(\\.[0-9]+)?[a-zA-Z]*";
+
+  # 02: marks a locally administered unicast address; the guest's IPv4 octets make it unique.
+  macFromIPv4 =
+    address:
+    "02:00:"
+    + lib.concatMapStringsSep ":" (
+      octet: lib.toLower (lib.fixedWidthString 2 "0" (lib.toHexString (lib.toInt octet)))
+    ) (lib.splitString "." address);
+
+  bandwidthOption =
+    {
+      description,
+      latency,
+    }:
+    mkOption {
+      type = types.nullOr (
+        types.submodule {
+          options = {
+            rate = mkOption {
+              type = tcQuantity;
+              example = "100mbit";
+              description = "Sustained rate, in tc(8) units.";
+            };
+            burst = mkOption {
+              type = tcQuantity;
+              example = "10mbit";
+              description = "Bucket size: how much may pass at once above the rate, in tc(8) units.";
+            };
+          }
+          // lib.optionalAttrs latency {
+            latency = mkOption {
+              type = tcQuantity;
+              default = "400ms";
+              description = "Longest time a packet may wait in the queue before it is dropped.";
+            };
+          };
+        }
+      );
+      default = {
+        rate = "100mbit";
+        burst = "10mbit";
+      };
+      description = description + " `null` leaves this direction unlimited.";
+    };
+
+  instanceModule =
+    { name, config, ... }:
+    {
+      options = import ./bridge-options.nix { inherit lib pkgs; } // {
+        enable = lib.mkEnableOption "this mcp-bridge microVM" // {
+          default = true;
+        };
+
+        port = mkOption {
+          type = types.port;
+          default = 8080;
+          description = ''
+            Port the bridge listens on inside the guest, on all guest addresses. The guest's
+            firewall opens only this port.
+          '';
+        };
+
+        vcpu = mkOption {
+          type = types.ints.positive;
+          default = 1;
+          description = "Number of virtual CPUs.";
+        };
+
+        mem = mkOption {
+          type = types.ints.positive;
+          default = 768;
+          description = ''
+            Guest memory in MiB. It also holds the guest's tmpfs root; mcp-nixos peaks near 500 MiB.
+          '';
+        };
+
+        hypervisor = mkOption {
+          type = types.enum [
+            "cloud-hypervisor"
+            "qemu"
+          ];
+          default = "cloud-hypervisor";
+          description = ''
+            The microVM's hypervisor. Only cloud-hypervisor reports the guest's readiness to the
+            host, so that `microvm@<name>.service` becomes active once the bridge listens.
+          '';
+        };
+
+        vsockCid = mkOption {
+          type = types.ints.between 3 4294967294;
+          example = 3;
+          description = ''
+            The guest's vsock address, unique among this host's VMs (0 to 2 are reserved). It
+            carries the guest's readiness notification to the host.
+          '';
+        };
+
+        hostAddress = mkOption {
+          type = ipv4;
+          example = "192.168.100.1";
+          description = "The host's IPv4 address on this instance's tap link, the guest's gateway.";
+        };
+
+        guestAddress = mkOption {
+          type = ipv4;
+          example = "192.168.100.2";
+          description = ''
+            The guest's IPv4 address. It must share a /24 with {option}`hostAddress`.
+          '';
+        };
+
+        nameservers = mkOption {
+          type = types.listOf types.str;
+          default = [
+            "1.1.1.1"
+            "9.9.9.9"
+          ];
+          description = "DNS servers the guest uses, reached through the host's NAT.";
+        };
+
+        tap = {
+          name = mkOption {
+            type = types.strMatching "[A-Za-z0-9_.-]+";
+            default = "vm-${name}";
+            defaultText = literalExpression ''"vm-''${name}"'';
+            description = "Name of the host's tap interface for this guest, at most 15 characters.";
+          };
+
+          mac = mkOption {
+            type = types.strMatching "([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}";
+            default = macFromIPv4 config.guestAddress;
+            defaultText = literalExpression ''"02:00:" followed by the guestAddress octets in hex'';
+            description = "MAC address of the guest's network interface.";
+          };
+        };
+
+        store = mkOption {
+          type = types.enum [
+            "share"
+            "disk"
+          ];
+          default = "share";
+          description = ''
+            Where the guest's /nix/store comes from. `"share"` mounts the host's store read-only
+            over virtiofs: no extra build, but the guest can read every host store path. `"disk"`
+            boots from an image of the guest's own closure; use it for public instances.
+          '';
+        };
+
+        bandwidth = {
+          toGuest = bandwidthOption {
+            description = ''
+              Limit on traffic from the host to the guest (client requests, replies to the guest's
+              own fetches), shaped by a tbf qdisc on the tap.
+            '';
+            latency = true;
+          };
+
+          fromGuest = bandwidthOption {
+            description = ''
+              Limit on traffic from the guest to the host (the bridge's responses, the guest's
+              outgoing requests), policed on the tap's ingress: packets above the rate are dropped.
+            '';
+            latency = false;
+          };
+        };
+
+        expose = {
+          cloudflare = mkOption {
+            type = types.nullOr (
+              types.submodule {
+                options = {
+                  tunnel = mkOption {
+                    type = types.str;
+                    example = "00000000-0000-0000-0000-000000000000";
+                    description = "Name of the tunnel in {option}`services.cloudflared.tunnels`.";
+                  };
+                  hostname = mkOption {
+                    type = types.str;
+                    example = "mcp-nixos.example.org";
+                    description = "Public host name routed to this instance; also an allowed Host.";
+                  };
+                };
+              }
+            );
+            default = null;
+            description = ''
+              Route a Cloudflare Tunnel host name to the guest. The tunnel itself (credentials,
+              DNS route) is configured in {option}`services.cloudflared.tunnels`.
+            '';
+          };
+
+          loopbackPort = mkOption {
+            type = types.nullOr types.port;
+            default = null;
+            example = 18080;
+            description = ''
+              Forward this port on the host's 127.0.0.1 to the guest, for tools that only proxy to
+              localhost, such as `tailscale serve` and `tailscale funnel`.
+            '';
+          };
+        };
+      };
+    };
+
+  tapUnit = name: "microvm-tap-interfaces@${name}.service";
+  tapNames = lib.mapAttrsToList (_: instance: instance.tap.name) instances;
+  tc = lib.getExe' pkgs.iproute2 "tc";
+
+  limited = lib.filterAttrs (
+    _: instance: instance.bandwidth.toGuest != null || instance.bandwidth.fromGuest != null
+  ) instances;
+  proxied = lib.filterAttrs (_: instance: instance.expose.loopbackPort != null) instances;
+  tunneled = lib.filterAttrs (_: instance: instance.expose.cloudflare != null) instances;
+
+  trafficControlService =
+    name: instance:
+    let
+      dev = instance.tap.name;
+      inherit (instance.bandwidth) toGuest fromGuest;
+    in
+    {
+      description = "Bandwidth limits of the mcp-bridge microVM ${name}";
+      # Each VM start deletes and recreates the tap, dropping its qdiscs: follow the tap's unit.
+      requires = [ (tapUnit name) ];
+      after = [ (tapUnit name) ];
+      bindsTo = [ (tapUnit name) ];
+      wantedBy = [ (tapUnit name) ];
+
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        # Host-to-guest traffic leaves through the tap, so its root qdisc shapes it. Guest-to-host
+        # traffic enters through the tap, where it can only be policed; a filter cannot be
+        # replaced in place, so the ingress qdisc is recreated with it. "-" ignores the error of
+        # deleting what is not there, which keeps every run idempotent.
+        ExecStart =
+          (
+            if toGuest != null then
+              [
+                "${tc} qdisc replace dev ${dev} root tbf rate ${toGuest.rate} burst ${toGuest.burst} latency ${toGuest.latency}"
+              ]
+            else
+              [ "-${tc} qdisc del dev ${dev} root" ]
+          )
+          ++ [ "-${tc} qdisc del dev ${dev} ingress" ]
+          ++ lib.optionals (fromGuest != null) [
+            "${tc} qdisc add dev ${dev} handle ffff: ingress"
+            "${tc} filter add dev ${dev} parent ffff: protocol all prio 1 u32 match u32 0 0 police rate ${fromGuest.rate} burst ${fromGuest.burst} drop flowid :1"
+          ];
+        ExecStop = [
+          "-${tc} qdisc del dev ${dev} root"
+          "-${tc} qdisc del dev ${dev} ingress"
+        ];
+
+        CapabilityBoundingSet = [ "CAP_NET_ADMIN" ];
+        RestrictAddressFamilies = [
+          "AF_NETLINK"
+          "AF_UNIX"
+        ];
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        SystemCallFilter = [ "@system-service" ];
+        LockPersonality = true;
+      };
+    };
+
+  proxyService = name: instance: {
+    description = "Loopback proxy to the mcp-bridge microVM ${name}";
+    # microvm@ becomes active once the guest has booted, which includes the bridge listening.
+    requires = [ "microvm@${name}.service" ];
+    after = [ "microvm@${name}.service" ];
+
+    serviceConfig = {
+      ExecStart = "${config.systemd.package}/lib/systemd/systemd-socket-proxyd ${instance.guestAddress}:${toString instance.port}";
+      DynamicUser = true;
+      NoNewPrivileges = true;
+      ProtectSystem = "strict";
+      ProtectHome = true;
+      PrivateTmp = true;
+      PrivateDevices = true;
+      CapabilityBoundingSet = "";
+      RestrictAddressFamilies = [
+        "AF_INET"
+        "AF_UNIX"
+      ];
+      SystemCallFilter = [ "@system-service" ];
+      LockPersonality = true;
+    };
+  };
+
+  proxySocket = name: instance: {
+    description = "Loopback port of the mcp-bridge microVM ${name}";
+    wantedBy = [ "sockets.target" ];
+    listenStreams = [ "127.0.0.1:${toString instance.expose.loopbackPort}" ];
+  };
+
+  guestModule = name: instance: {
+    imports = [ ./guest.nix ];
+
+    microvm = {
+      inherit (instance) hypervisor vcpu mem;
+      vsock.cid = instance.vsockCid;
+      interfaces = [
+        {
+          type = "tap";
+          id = instance.tap.name;
+          inherit (instance.tap) mac;
+        }
+      ];
+      shares = lib.optional (instance.store == "share") {
+        tag = "ro-store";
+        source = "/nix/store";
+        mountPoint = "/nix/.ro-store";
+        proto = "virtiofs";
+        readOnly = true;
+      };
+      storeOnDisk = instance.store == "disk";
+    };
+
+    # The guest keeps no state (its root is a tmpfs), so it can follow the host's release.
+    system.stateVersion = hostStateVersion;
+
+    networking = {
+      useNetworkd = true;
+      useDHCP = false;
+      inherit (instance) nameservers;
+    };
+
+    systemd.network = {
+      enable = true;
+      networks."20-uplink" = {
+        matchConfig.MACAddress = instance.tap.mac;
+        # A /24 puts the host's address on-link, so the gateway needs no route of its own.
+        address = [ "${instance.guestAddress}/24" ];
+        gateway = [ instance.hostAddress ];
+      };
+    };
+
+    services.mcp-bridge = {
+      enable = true;
+      inherit (instance)
+        package
+        server
+        path
+        allowedOrigins
+        maxSessions
+        idleTimeout
+        extraArgs
+        ;
+      listen = {
+        address = "0.0.0.0";
+        inherit (instance) port;
+      };
+      allowedHosts =
+        instance.allowedHosts
+        ++ lib.optional (instance.expose.cloudflare != null) instance.expose.cloudflare.hostname;
+      openFirewall = true;
+    };
+  };
+
+  # Values used by more than one owner, each with the list of its owners.
+  clashes =
+    entries:
+    lib.filterAttrs (_: owners: lib.length owners > 1) (
+      lib.mapAttrs (_: map (entry: entry.owner)) (lib.groupBy (entry: entry.value) entries)
+    );
+
+  uniqueAssertion =
+    what: entries:
+    let
+      found = clashes entries;
+    in
+    {
+      assertion = found == { };
+      message =
+        "services.mcp-bridge.instances: each ${what} must be unique, but "
+        + lib.concatStringsSep "; " (
+          lib.mapAttrsToList (
+            value: owners: "${value} is used by ${lib.concatStringsSep ", " owners}"
+          ) found
+        )
+        + ".";
+    };
+
+  entriesOf =
+    f: lib.concatLists (lib.mapAttrsToList (name: instance: f name instance) instances);
+in
+{
+  options.services.mcp-bridge.instances = mkOption {
+    type = types.attrsOf (types.submodule instanceModule);
+    default = { };
+    example = literalExpression ''
+      {
+        mcp-nixos = {
+          vsockCid = 3;
+          hostAddress = "192.168.100.1";
+          guestAddress = "192.168.100.2";
+          store = "disk";
+          expose.cloudflare = {
+            tunnel = "home";
+            hostname = "mcp-nixos.example.org";
+          };
+        };
+      }
+    '';
+    description = ''
+      Bridges to run, each in its own microVM named after the attribute. Every instance needs
+      its own {option}`vsockCid`, {option}`hostAddress` and {option}`guestAddress`.
+    '';
+  };
+
+  config = lib.mkIf (instances != { }) {
+    assertions = [
+      (uniqueAssertion "vsockCid" (
+        entriesOf (
+          name: instance: [
+            {
+              value = toString instance.vsockCid;
+              owner = name;
+            }
+          ]
+        )
+      ))
+      (uniqueAssertion "address" (
+        entriesOf (
+          name: instance: [
+            {
+              value = instance.hostAddress;
+              owner = "${name}.hostAddress";
+            }
+            {
+              value = instance.guestAddress;
+              owner = "${name}.guestAddress";
+            }
+          ]
+        )
+      ))
+      (uniqueAssertion "tap.name" (
+        entriesOf (
+          name: instance: [
+            {
+              value = instance.tap.name;
+              owner = name;
+            }
+          ]
+        )
+      ))
+      (uniqueAssertion "expose.loopbackPort" (
+        entriesOf (
+          name: instance:
+          lib.optional (instance.expose.loopbackPort != null) {
+            value = toString instance.expose.loopbackPort;
+            owner = name;
+          }
+        )
+      ))
+    ]
+    ++ lib.concatLists (
+      lib.mapAttrsToList (name: instance: [
+        {
+          assertion = lib.stringLength instance.tap.name <= 15;
+          message = ''
+            services.mcp-bridge.instances.${name}.tap.name "${instance.tap.name}" has ${toString (lib.stringLength instance.tap.name)} characters, but Linux interface names have at most 15; set a shorter tap.name.
+          '';
+        }
+        {
+          assertion =
+            lib.init (lib.splitString "." instance.hostAddress)
+            == lib.init (lib.splitString "." instance.guestAddress);
+          message = ''
+            services.mcp-bridge.instances.${name}: hostAddress ${instance.hostAddress} and guestAddress ${instance.guestAddress} must share a /24, since the guest reaches its gateway on-link.
+          '';
+        }
+      ]) instances
+    );
+
+    microvm.vms = lib.mapAttrs (name: instance: { config = guestModule name instance; }) instances;
+
+    systemd.network = {
+      enable = true;
+      networks = lib.mapAttrs' (
+        _: instance:
+        lib.nameValuePair "20-${instance.tap.name}" {
+          matchConfig.Name = instance.tap.name;
+          # One guest per tap: a /32 and a host route, so taps never share a subnet.
+          address = [ "${instance.hostAddress}/32" ];
+          routes = [ { Destination = "${instance.guestAddress}/32"; } ];
+          # The tap exists only while its VM runs; boot must not wait for it.
+          linkConfig.RequiredForOnline = "no";
+        }
+      ) instances;
+    };
+
+    # The guests reach the internet through the host. Their taps are deliberately not trusted
+    # interfaces: the host's firewall still applies to traffic from the guests.
+    networking.nat = {
+      enable = true;
+      internalInterfaces = tapNames;
+    };
+    networking.dhcpcd.denyInterfaces = tapNames;
+
+    systemd.services = lib.mkMerge [
+      (lib.mapAttrs' (
+        name: instance: lib.nameValuePair "mcp-bridge-tc-${name}" (trafficControlService name instance)
+      ) limited)
+      (lib.mapAttrs' (
+        name: instance: lib.nameValuePair "mcp-bridge-proxy-${name}" (proxyService name instance)
+      ) proxied)
+    ];
+
+    systemd.sockets = lib.mapAttrs' (
+      name: instance: lib.nameValuePair "mcp-bridge-proxy-${name}" (proxySocket name instance)
+    ) proxied;
+
+    services.cloudflared.tunnels = lib.mkMerge (
+      lib.mapAttrsToList (_: instance: {
+        ${instance.expose.cloudflare.tunnel}.ingress.${instance.expose.cloudflare.hostname} =
+          "http://${instance.guestAddress}:${toString instance.port}";
+      }) tunneled
+    );
+  };
+}

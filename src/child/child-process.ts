@@ -1,0 +1,123 @@
+/**
+ * One stdio server process: spawned without a shell in a process group of its own, ended by signalling
+ * the whole group (SIGTERM, then SIGKILL after a grace period), so wrappers like npx leave nothing behind.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { execa } from 'execa';
+import type { ChildCommand } from '../config.js';
+import type { OrphanGuard } from './orphan-guard.js';
+
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface SpawnOptions {
+  command: ChildCommand;
+  env: Record<string, string>;
+  cwd: string | undefined;
+  guard: OrphanGuard;
+}
+
+const GROUP_POLL_MS = 20;
+/** After SIGKILL the kernel needs a moment to tear the group down; past this we stop waiting. */
+const AFTER_KILL_WAIT_MS = 2000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class ChildProcess {
+  readonly pid: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves when the group leader has exited. */
+  readonly exited: Promise<ExitStatus>;
+  private leaderExited = false;
+  private termination: Promise<void> | undefined;
+
+  private constructor(
+    pid: number,
+    streams: { stdin: Writable; stdout: Readable; stderr: Readable },
+    exited: Promise<ExitStatus>,
+    private readonly guard: OrphanGuard,
+  ) {
+    this.pid = pid;
+    this.stdin = streams.stdin;
+    this.stdout = streams.stdout;
+    this.stderr = streams.stderr;
+    this.exited = exited.then((status) => {
+      this.leaderExited = true;
+      return status;
+    });
+    guard.watch(pid);
+  }
+
+  /** Starts the command; rejects with a readable message when it cannot be started at all (not found, not executable). */
+  static async spawn(options: SpawnOptions): Promise<ChildProcess> {
+    const subprocess = execa(options.command.command, options.command.args, {
+      env: options.env,
+      extendEnv: false,
+      cwd: options.cwd,
+      detached: true,
+      cleanup: false,
+      buffer: false,
+      reject: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const result = subprocess.then((r) => r);
+    await new Promise<void>((resolve, reject) => {
+      subprocess.once('spawn', () => resolve());
+      void result.then((r) => {
+        if (r.exitCode === undefined && r.signal === undefined) reject(new Error(r.shortMessage ?? r.message));
+      });
+    });
+    // Stream errors (EPIPE after the child died) are expected; the exit status tells the story.
+    subprocess.stdin.on('error', () => undefined);
+    const exited = result.then((r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null }));
+    return new ChildProcess(
+      subprocess.pid as number,
+      { stdin: subprocess.stdin, stdout: subprocess.stdout, stderr: subprocess.stderr },
+      exited,
+      options.guard,
+    );
+  }
+
+  /** Ends the process group: stdin closed and SIGTERM, SIGKILL after `graceMs`; resolves once the group is gone. */
+  terminate(graceMs: number): Promise<void> {
+    this.termination ??= this.endGroup(graceMs);
+    return this.termination;
+  }
+
+  private async endGroup(graceMs: number): Promise<void> {
+    this.stdin.end();
+    if (this.signalGroup('SIGTERM')) {
+      const deadline = Date.now() + graceMs;
+      while (this.groupAlive() && Date.now() < deadline) await delay(GROUP_POLL_MS);
+      if (this.signalGroup('SIGKILL')) {
+        const killDeadline = Date.now() + AFTER_KILL_WAIT_MS;
+        while (this.groupAlive() && Date.now() < killDeadline) await delay(GROUP_POLL_MS);
+      }
+    }
+    await this.exited;
+    this.guard.forget(this.pid);
+  }
+
+  /** True while any member of the group exists (the exited-but-unreaped leader aside). */
+  private groupAlive(): boolean {
+    return this.signalGroup(0);
+  }
+
+  private signalGroup(signal: NodeJS.Signals | 0): boolean {
+    try {
+      process.kill(-this.pid, signal);
+      return true;
+    } catch (error) {
+      // ESRCH: the group is empty. EPERM: a member we may not signal (setuid); nothing more we can do.
+      return (error as NodeJS.ErrnoException).code === 'EPERM' && !this.leaderExited;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * JSON-RPC over a child's stdio, framed by the SDK's own helpers (newline-delimited, strict schema).
+ * Lines that are not JSON-RPC are skipped and reported; stderr is split into bounded lines for the log.
+ */
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { ChildProcess } from './child-process.js';
+
+/** Longest stderr line kept for the log; the rest of a longer line is cut. */
+const MAX_STDERR_LINE = 8192;
+
+export interface StdioChannelEvents {
+  message(message: JSONRPCMessage): void;
+  /** A stdout line that is not a JSON-RPC message; it was skipped. */
+  invalidLine(error: Error): void;
+  /** stdout grew past the line limit without a newline: the channel stops reading. */
+  overflow(error: Error): void;
+  stderrLine(line: string): void;
+}
+
+export class StdioChannel {
+  private readonly buffer: ReadBuffer;
+  private stopped = false;
+
+  constructor(
+    private readonly child: ChildProcess,
+    maxLineBytes: number,
+    private readonly events: StdioChannelEvents,
+  ) {
+    this.buffer = new ReadBuffer({ maxBufferSize: maxLineBytes });
+    child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    child.stdout.on('error', () => undefined);
+    splitLines(child.stderr, (line) => events.stderrLine(line));
+  }
+
+  /** Writes one message to the child's stdin; false when the child can no longer take input. */
+  send(message: JSONRPCMessage): boolean {
+    if (this.stopped || !this.child.stdin.writable) return false;
+    this.child.stdin.write(serializeMessage(message));
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.buffer.clear();
+  }
+
+  private onStdout(chunk: Buffer): void {
+    if (this.stopped) return;
+    try {
+      this.buffer.append(chunk);
+    } catch (error) {
+      this.stop();
+      this.events.overflow(error as Error);
+      return;
+    }
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.buffer.readMessage();
+      } catch (error) {
+        // The line has been consumed; carry on with the next one.
+        this.events.invalidLine(error as Error);
+        continue;
+      }
+      if (message === null) return;
+      this.events.message(message);
+      if (this.stopped) return;
+    }
+  }
+}
+
+function splitLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    if (partial.length > MAX_STDERR_LINE) {
+      onLine(`${partial.slice(0, MAX_STDERR_LINE)}…`);
+      partial = '';
+    }
+    for (const line of lines) if (line.trim() !== '') onLine(line.slice(0, MAX_STDERR_LINE).replace(/\r$/, ''));
+  });
+  stream.on('end', () => {
+    if (partial.trim() !== '') onLine(partial);
+  });
+  stream.on('error', () => undefined);
+}

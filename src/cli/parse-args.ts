@@ -1,0 +1,192 @@
+/** The command line and MCP_BRIDGE_* environment variables, turned into one validated Config. */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import yargs from 'yargs';
+import { buildChildEnvironment, parseEnvAssignment } from '../child/environment.js';
+import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogLevel } from '../config.js';
+import { MCP_NIXOS_ENVIRONMENT, resolveDefaultServer } from './default-server.js';
+
+const LOG_LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** List options take several values from one environment variable: comma-separated (newline-separated for --env, whose values may hold commas). */
+const splitOn = (separator: RegExp) => (values: unknown) =>
+  ([] as unknown[])
+    .concat(values ?? [])
+    .flatMap((value) => String(value).split(separator))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+
+function buildParser(argv: string[]) {
+  return yargs(argv)
+    .scriptName('mcp-bridge')
+    .usage(
+      '$0 [options] [-- <command> [args...]]\n\n' +
+        'Serve a stdio MCP server as a Streamable HTTP endpoint, one child process per MCP session.\n' +
+        'With no command it serves mcp-nixos. Every option can also be set as MCP_BRIDGE_<NAME>\n' +
+        '(e.g. MCP_BRIDGE_PORT=9000, MCP_BRIDGE_ALLOWED_HOST=a.example,b.example).',
+    )
+    .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true })
+    .env('MCP_BRIDGE')
+    .options({
+      host: { type: 'string', default: DEFAULTS.host, describe: 'Address to listen on', group: 'Listening:' },
+      port: { type: 'number', default: DEFAULTS.port, describe: 'Port to listen on (0 picks a free port)', group: 'Listening:' },
+      path: { type: 'string', default: DEFAULTS.path, describe: 'Endpoint path (served with and without a trailing slash)', group: 'Listening:' },
+      'allowed-origin': {
+        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
+        describe: 'Also allow this Origin (repeatable); https://claude.ai and https://claude.com are always allowed',
+      },
+      'allowed-host': {
+        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
+        describe: 'Also allow this Host name, e.g. a tunnel hostname (repeatable)',
+      },
+      'max-body-size': { type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Security:' },
+      'idle-timeout': {
+        type: 'number', default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
+        describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
+      },
+      'max-sessions': { type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Sessions:' },
+      'max-line-size': {
+        type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Sessions:',
+        describe: 'Longest stdout line in bytes a child may write before its session is ended',
+      },
+      env: {
+        type: 'string', array: true, default: [], coerce: splitOn(/\n/), group: 'Child process:',
+        describe: "Set KEY=VALUE in the child's environment (repeatable)",
+      },
+      'pass-env': {
+        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Child process:',
+        describe: "Pass NAME from the bridge's environment to the child (repeatable; PREFIX* and '*' allowed)",
+      },
+      cwd: { type: 'string', describe: "The child's working directory", group: 'Child process:' },
+      'kill-grace': { type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
+      'log-level': { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
+      'shutdown-timeout': { type: 'number', default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
+    })
+    .example('$0', 'serve mcp-nixos on http://127.0.0.1:8080/mcp')
+    .example('$0 -- npx -y @modelcontextprotocol/server-everything', 'serve another stdio server')
+    .example('$0 --port 0 -- python3 server.py', 'pick a free port; the URL is printed on start')
+    .example('$0 --allowed-host mcp.example.com -- my-server', 'accept requests for a tunnel hostname')
+    .example('$0 --env API_KEY=secret --pass-env HTTPS_PROXY -- my-server', 'give the child what it needs, nothing more')
+    .epilogue(
+      "The child's environment holds only PATH, HOME, USER, LANG, TERM, TMPDIR and a few more, plus what --env and --pass-env add.",
+    )
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .fail((message, error) => {
+      throw new ConfigError(message || error?.message || 'invalid arguments');
+    });
+}
+
+function seconds(name: string, value: number, { allowZero = false } = {}): number {
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new ConfigError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${value}`);
+  }
+  return Math.round(value * 1000);
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`--${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Path as served: leading slash, no trailing slash (the root stays "/"). */
+function normalisePath(path: string): string {
+  if (!path.startsWith('/') || /[\s?#]/.test(path)) {
+    throw new ConfigError(`--path must start with "/" and hold no spaces, "?" or "#", got "${path}"`);
+  }
+  return path.length > 1 ? path.replace(/\/+$/, '') || '/' : path;
+}
+
+/** Origins compare as `scheme://host[:port]`, lowercase, the way browsers send them. */
+export function normaliseOrigin(origin: string): string {
+  try {
+    const url = new URL(origin);
+    if (url.origin === 'null') throw new Error('opaque');
+    return url.origin.toLowerCase();
+  } catch {
+    throw new ConfigError(`--allowed-origin must be an origin like https://example.com, got "${origin}"`);
+  }
+}
+
+export function normaliseHostName(host: string): string {
+  const name = host.trim().toLowerCase();
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(name)) {
+    throw new ConfigError(`--allowed-host must be a host name without port or scheme, got "${host}"`);
+  }
+  return name;
+}
+
+function existingDirectory(path: string): string {
+  const absolute = resolve(path);
+  if (!statSync(absolute, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError(`--cwd must be an existing directory, got "${path}"`);
+  }
+  return absolute;
+}
+
+/** Either the user's command, or the default server with the environment it needs. */
+function chooseCommand(
+  words: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildCommand; defaults: Record<string, string> } {
+  const [command, ...args] = words;
+  if (command !== undefined) return { child: { command, args, source: 'command line' }, defaults: {} };
+  return { child: resolveDefaultServer(env.PATH), defaults: MCP_NIXOS_ENVIRONMENT };
+}
+
+export type ParseResult = { kind: 'run'; config: Config } | { kind: 'exit'; output: string };
+
+/** Parses arguments; throws ConfigError for anything the user must fix. */
+export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ParseResult> {
+  let output = '';
+  const parser = buildParser(argv);
+  const parsed = await parser.parse(argv, {}, (_error, _argv, text) => {
+    output = text;
+  });
+  if (parsed.help || parsed.version) return { kind: 'exit', output };
+
+  const port = parsed.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`--port must be an integer from 0 to 65535, got ${String(port)}`);
+  }
+  const commandWords = [...parsed._.map(String), ...((parsed['--'] as unknown[] | undefined) ?? []).map(String)];
+  const set = Object.fromEntries(
+    parsed.env.map((text) => {
+      try {
+        return parseEnvAssignment(text);
+      } catch (error) {
+        throw new ConfigError((error as Error).message);
+      }
+    }),
+  );
+  const { child, defaults } = chooseCommand(commandWords, env);
+  const maxBodyBytes = positiveInteger('max-body-size', parsed.maxBodySize);
+
+  return {
+    kind: 'run',
+    config: {
+      host: parsed.host,
+      port,
+      path: normalisePath(parsed.path),
+      allowedOrigins: parsed.allowedOrigin.map(normaliseOrigin),
+      allowedHosts: parsed.allowedHost.map(normaliseHostName),
+      idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
+      maxSessions: positiveInteger('max-sessions', parsed.maxSessions),
+      maxBodyBytes,
+      maxChildLineBytes: positiveInteger('max-line-size', parsed.maxLineSize),
+      pendingMessageLimit: DEFAULTS.pendingMessageLimit,
+      keepAliveMs: DEFAULTS.keepAliveMs,
+      killGraceMs: seconds('kill-grace', parsed.killGrace, { allowZero: true }),
+      shutdownTimeoutMs: seconds('shutdown-timeout', parsed.shutdownTimeout, { allowZero: true }),
+      logLevel: parsed.logLevel as LogLevel,
+      child,
+      childEnv: buildChildEnvironment(env, { passEnv: parsed.passEnv, set, defaults }),
+      childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/** Where a child's message goes, and what waits while it has nowhere to go. */
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+
+export type Route =
+  | { kind: 'request'; id: RequestId } // on the POST stream of this in-flight client request
+  | { kind: 'standalone' } // on the session's GET stream
+  | { kind: 'hold' }; // nowhere yet: keep it until the GET stream opens
+
+/** A client request forwarded to the child and not yet answered, in arrival order. */
+export interface InflightRequest {
+  id: RequestId;
+  method: string;
+  progressToken: string | number | undefined;
+  /** Whether the HTTP stream that carries its answer is still connected. */
+  streamOpen: boolean;
+  startedAt: number;
+}
+
+function progressTokenOf(message: JSONRPCMessage): string | number | undefined {
+  if (!('method' in message) || message.method !== 'notifications/progress') return undefined;
+  const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+/**
+ * Rule: a child message that is not a response goes with the in-flight request that owns its progress
+ * token, else with the oldest in-flight request, else on the GET stream, else it waits for the GET stream;
+ * only requests whose stream is still connected count.
+ * Why: stdio does not say which call a message belongs to, the SDK silently drops a related message whose
+ * stream is gone, and the 2025-11-25 spec wants in-call messages (progress, sampling, elicitation) on the
+ * caller's stream. Responses never come here: the transport routes them by id.
+ */
+export function routeChildMessage(
+  message: JSONRPCMessage,
+  inflight: Iterable<InflightRequest>,
+  standaloneOpen: boolean,
+): Route {
+  const token = progressTokenOf(message);
+  let oldestOpen: InflightRequest | undefined;
+  for (const request of inflight) {
+    if (!request.streamOpen) continue;
+    if (token !== undefined && request.progressToken === token) return { kind: 'request', id: request.id };
+    oldestOpen ??= request;
+  }
+  if (oldestOpen) return { kind: 'request', id: oldestOpen.id };
+  return standaloneOpen ? { kind: 'standalone' } : { kind: 'hold' };
+}
+
+/** Messages waiting for the GET stream, bounded: past the limit the oldest are dropped and counted. */
+export class PendingMessages {
+  private messages: JSONRPCMessage[] = [];
+  private droppedSinceReport = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Returns true when an older message had to be dropped to make room. */
+  push(message: JSONRPCMessage): boolean {
+    this.messages.push(message);
+    if (this.messages.length <= this.limit) return false;
+    this.messages.shift();
+    this.droppedSinceReport++;
+    return true;
+  }
+
+  /** Takes every waiting message and how many were dropped since the last take. */
+  take(): { messages: JSONRPCMessage[]; dropped: number } {
+    const taken = { messages: this.messages, dropped: this.droppedSinceReport };
+    this.messages = [];
+    this.droppedSinceReport = 0;
+    return taken;
+  }
+
+  get size(): number {
+    return this.messages.length;
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * One MCP session: its SDK transport (the HTTP side), its child process (the stdio side), the requests in
+ * flight between them, and the one path by which it ends.
+ */
+import { randomUUID } from 'node:crypto';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { ChildProcess, type ExitStatus } from '../child/child-process.js';
+import type { OrphanGuard } from '../child/orphan-guard.js';
+import { StdioChannel } from '../child/stdio-channel.js';
+import type { Config } from '../config.js';
+import { ErrorCode } from '../http/errors.js';
+import { watchBody } from '../http/watch-body.js';
+import type { Logger } from '../log.js';
+import { PendingMessages, routeChildMessage, type InflightRequest } from './router.js';
+
+export type EndReason = 'deleted' | 'idle' | 'evicted' | 'child-exit' | 'child-output' | 'shutdown' | 'not-initialized';
+
+export interface SessionHooks {
+  /** The transport accepted `initialize` and assigned the id: the session must be findable before the child sees it. */
+  initialized(session: Session): void;
+  /** The session stopped taking requests (it may still be waiting for its child to exit). */
+  ending(session: Session): void;
+}
+
+export interface SessionOptions {
+  config: Config;
+  log: Logger;
+  guard: OrphanGuard;
+  hooks: SessionHooks;
+}
+
+/** A request body as the endpoint read it: parsed when it was valid JSON, else the request to let the SDK answer it. */
+export interface ReadBody {
+  request: Request;
+  parsed?: unknown;
+}
+
+const END_MESSAGES: Record<EndReason, string> = {
+  deleted: 'the session was deleted',
+  idle: 'the session was idle too long',
+  evicted: 'the session was evicted to make room for a new one',
+  'child-exit': 'the MCP server process exited',
+  'child-output': 'the MCP server process wrote an over-long line',
+  shutdown: 'the bridge is shutting down',
+  'not-initialized': 'the session was never initialized',
+};
+
+function requestIdsIn(parsed: unknown): RequestId[] {
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  return messages.filter((m): m is JSONRPCMessage => isJSONRPCRequest(m)).map((m) => (m as { id: RequestId }).id);
+}
+
+function isEventStream(response: Response): boolean {
+  return response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+}
+
+export class Session {
+  id: string | undefined;
+  readonly startedAt = Date.now();
+  lastUsedAt = Date.now();
+  readonly ended: Promise<EndReason>;
+  private resolveEnded!: (reason: EndReason) => void;
+  private state: 'open' | 'ending' | 'ended' = 'open';
+  private readonly transport: WebStandardStreamableHTTPServerTransport;
+  private readonly channel: StdioChannel;
+  private readonly inflight = new Map<RequestId, InflightRequest>();
+  private readonly pending: PendingMessages;
+  private standaloneOpen = false;
+  private openStreams = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private exitStatus: ExitStatus | undefined;
+  private log: Logger;
+
+  /** Spawns the child; rejects when the command cannot be started at all. */
+  static async start(options: SessionOptions): Promise<Session> {
+    const child = await ChildProcess.spawn({
+      command: options.config.child,
+      env: options.config.childEnv,
+      cwd: options.config.childCwd,
+      guard: options.guard,
+    });
+    return new Session(child, options);
+  }
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly options: SessionOptions,
+  ) {
+    const { config } = options;
+    this.log = options.log.child({ pid: child.pid });
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    this.pending = new PendingMessages(config.pendingMessageLimit);
+    this.transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        this.id = id;
+        this.log = this.log.child({ session: id.slice(0, 8) });
+        this.log.info({ command: config.child.source }, 'session started');
+        options.hooks.initialized(this);
+      },
+      keepAliveMs: config.keepAliveMs,
+      maxRequestBodySize: config.maxBodyBytes,
+    });
+    this.transport.onmessage = (message) => this.fromClient(message);
+    this.transport.onerror = (error) => this.log.debug({ err: error.message }, 'transport rejected a request');
+    void this.transport.start();
+    this.channel = new StdioChannel(child, config.maxChildLineBytes, {
+      message: (message) => this.fromChild(message),
+      invalidLine: (error) => this.log.warn({ err: error.message.slice(0, 200) }, 'skipped a stdout line that is not JSON-RPC'),
+      overflow: (error) => {
+        this.log.error({ err: error.message }, 'child wrote an over-long stdout line');
+        void this.end('child-output');
+      },
+      stderrLine: (line) => this.log.info({ stderr: line }, 'child stderr'),
+    });
+    void child.exited.then((status) => this.onChildExit(status));
+    this.updateIdleTimer();
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** Rule: a session is idle when no request is in flight and no stream is open. Why: an open GET stream or a long call is a user still there. */
+  isIdle(): boolean {
+    return this.inflight.size === 0 && this.openStreams === 0;
+  }
+
+  async handlePost(body: ReadBody): Promise<Response> {
+    this.lastUsedAt = Date.now();
+    const response = await this.transport.handleRequest(
+      body.request,
+      body.parsed === undefined ? undefined : { parsedBody: body.parsed },
+    );
+    if (!isEventStream(response)) return response;
+    const ids = requestIdsIn(body.parsed);
+    return this.trackStream(response, () => {
+      for (const id of ids) {
+        const request = this.inflight.get(id);
+        if (request) request.streamOpen = false;
+      }
+    });
+  }
+
+  async handleGet(request: Request): Promise<Response> {
+    this.lastUsedAt = Date.now();
+    const response = await this.transport.handleRequest(request);
+    if (!isEventStream(response)) return response;
+    this.standaloneOpen = true;
+    this.flushPending();
+    return this.trackStream(response, () => {
+      this.standaloneOpen = false;
+    });
+  }
+
+  async handleDelete(request: Request): Promise<Response> {
+    this.lastUsedAt = Date.now();
+    const response = await this.transport.handleRequest(request);
+    if (response.status === 200) void this.end('deleted');
+    return response;
+  }
+
+  /** Ends the session once: fails what is in flight, closes its streams, ends its child. */
+  end(reason: EndReason): Promise<EndReason> {
+    if (this.state !== 'open') return this.ended;
+    this.state = 'ending';
+    clearTimeout(this.idleTimer);
+    this.options.hooks.ending(this);
+    void this.finish(reason);
+    return this.ended;
+  }
+
+  private async finish(reason: EndReason): Promise<void> {
+    const failures = [...this.inflight.keys()].map((id) => this.failRequest(id, reason));
+    this.inflight.clear();
+    await Promise.allSettled(failures);
+    const { messages, dropped } = this.pending.take();
+    if (messages.length + dropped > 0) {
+      this.log.warn({ undelivered: messages.length + dropped }, 'messages never found a stream before the session ended');
+    }
+    this.channel.stop();
+    await this.transport.close();
+    const graceMs = reason === 'shutdown' ? Math.min(this.options.config.killGraceMs, this.options.config.shutdownTimeoutMs) : this.options.config.killGraceMs;
+    await this.child.terminate(graceMs);
+    const status = this.exitStatus ?? (await this.child.exited);
+    this.state = 'ended';
+    this.log.info(
+      { reason, durationMs: Date.now() - this.startedAt, exitCode: status.code, signal: status.signal },
+      'session ended',
+    );
+    this.resolveEnded(reason);
+  }
+
+  private failRequest(id: RequestId, reason: EndReason): Promise<void> {
+    const status = this.exitStatus;
+    const detail = reason === 'child-exit' && status ? ` (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})` : '';
+    return this.transport
+      .send({
+        jsonrpc: '2.0',
+        id,
+        error: {
+          code: ErrorCode.InternalError,
+          message: `Request failed: ${END_MESSAGES[reason]}${detail}`,
+          data: reason === 'child-exit' && status ? { exitCode: status.code, signal: status.signal } : undefined,
+        },
+      })
+      .catch((error: Error) => this.log.debug({ err: error.message }, 'could not deliver a failure'));
+  }
+
+  private onChildExit(status: ExitStatus): void {
+    this.exitStatus = status;
+    if (this.state === 'open') {
+      this.log.warn({ exitCode: status.code, signal: status.signal }, 'child exited');
+      void this.end('child-exit');
+    }
+  }
+
+  private fromClient(message: JSONRPCMessage): void {
+    if (isJSONRPCRequest(message)) {
+      const meta = (message.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
+      const token = meta?.progressToken;
+      this.inflight.set(message.id, {
+        id: message.id,
+        method: message.method,
+        progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+        streamOpen: true,
+        startedAt: Date.now(),
+      });
+      this.updateIdleTimer();
+    } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      this.cancelled((message.params as { requestId?: RequestId } | undefined)?.requestId);
+    }
+    if (!this.channel.send(message) && isJSONRPCRequest(message)) {
+      this.inflight.delete(message.id);
+      void this.failRequest(message.id, 'child-exit');
+    }
+  }
+
+  /**
+   * Rule: a request the client cancelled stops counting as in flight and its stream is closed; the
+   * cancellation itself still goes to the child. Why: the child should not answer it, and the stream would
+   * otherwise stay open waiting for that answer.
+   */
+  private cancelled(requestId: RequestId | undefined): void {
+    if (requestId === undefined || !this.inflight.delete(requestId)) return;
+    this.transport.closeSSEStream(requestId);
+    this.updateIdleTimer();
+  }
+
+  private fromChild(message: JSONRPCMessage): void {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      const id = (message as { id?: RequestId }).id;
+      if (id === undefined || !this.inflight.delete(id)) {
+        this.log.debug({ id }, 'dropped a response to no request in flight');
+        return;
+      }
+      this.updateIdleTimer();
+      this.deliver(message, id);
+      return;
+    }
+    const route = routeChildMessage(message, this.inflight.values(), this.standaloneOpen);
+    if (route.kind === 'hold') {
+      if (this.pending.push(message) && this.pending.size === this.options.config.pendingMessageLimit) {
+        this.log.warn({ limit: this.options.config.pendingMessageLimit }, 'no stream open: dropping the oldest waiting messages');
+      }
+      return;
+    }
+    this.deliver(message, route.kind === 'request' ? route.id : undefined);
+  }
+
+  private deliver(message: JSONRPCMessage, relatedRequestId: RequestId | undefined): void {
+    this.transport
+      .send(message, relatedRequestId === undefined ? undefined : { relatedRequestId })
+      .catch((error: Error) => this.log.debug({ err: error.message }, 'client gone; message not delivered'));
+  }
+
+  private flushPending(): void {
+    const { messages, dropped } = this.pending.take();
+    if (dropped > 0) this.log.warn({ dropped }, 'messages were dropped while no stream was open');
+    for (const message of messages) this.deliver(message, undefined);
+  }
+
+  private trackStream(response: Response, onClosed: () => void): Response {
+    this.openStreams++;
+    this.updateIdleTimer();
+    return watchBody(response, () => {
+      this.openStreams--;
+      onClosed();
+      this.updateIdleTimer();
+    });
+  }
+
+  private updateIdleTimer(): void {
+    if (this.state !== 'open') return;
+    if (!this.isIdle()) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    } else if (this.idleTimer === undefined) {
+      this.idleTimer = setTimeout(() => void this.end('idle'), this.options.config.idleTimeoutMs);
+      this.idleTimer.unref();
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/** Starts the real bridge (built CLI) on a free loopback port and finds every process it spawned. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BRIDGE_BIN = `${ROOT}bin/mcp-bridge.js`;
+export const FIXTURE = ['node', `${ROOT}test/fixtures/fixture-server.mjs`];
+export const EVERYTHING = ['node', `${ROOT}node_modules/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio'];
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface Bridge {
+  url: string;
+  /** Marks every process the bridge spawns for this test (it is in their environment). */
+  tag: string;
+  process: ChildProcessWithoutNullStreams;
+  logs: LogLine[];
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Signals the bridge and waits for it to exit; returns its exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+const running = new Set<Bridge>();
+
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  { timeoutMs = 10_000, intervalMs = 20, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function startBridge(
+  args: string[],
+  command: string[] = FIXTURE,
+  { env = {}, expectListening = true }: { env?: Record<string, string>; expectListening?: boolean } = {},
+): Promise<Bridge> {
+  const tag = randomUUID();
+  const child = spawn(
+    process.execPath,
+    [BRIDGE_BIN, '--port', '0', '--log-level', 'debug', '--env', `FIXTURE_TAG=${tag}`, ...args, '--', ...command],
+    { env: { ...process.env, ...env }, stdio: 'pipe' },
+  );
+  const logs: LogLine[] = [];
+  const listeners = new Set<() => void>();
+  let stderrPartial = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    const lines = (stderrPartial + text).split('\n');
+    stderrPartial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        logs.push({ level: 'raw', msg: line });
+      }
+    }
+    for (const listener of listeners) listener();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const bridge: Bridge = {
+    url: '',
+    tag,
+    process: child,
+    logs,
+    exited,
+    waitForLog: (predicate, timeoutMs = 10_000) =>
+      waitFor(() => logs.find(predicate), { timeoutMs, what: 'a log line' }),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  running.add(bridge);
+  if (!expectListening) return bridge;
+  bridge.url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`bridge did not start: ${JSON.stringify(logs)}`)), 10_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
+      out += text;
+      const match = /listening on (\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    void exited.then((code) => reject(new Error(`bridge exited with ${code}: ${JSON.stringify(logs)}`)));
+  });
+  return bridge;
+}
+
+/** PIDs of live processes whose environment carries this tag (children, grandchildren, orphans). */
+export function taggedProcesses(tag: string): number[] {
+  const needle = `FIXTURE_TAG=${tag}`;
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+      if (!environ.split('\0').includes(needle)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      // Zombies are dead; they only wait for their parent to reap them.
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      found.push(Number(entry));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Stops every bridge the test started and checks that none of their processes outlived them. */
+export async function stopAllBridges(): Promise<void> {
+  const bridges = [...running];
+  running.clear();
+  await Promise.all(bridges.map((bridge) => bridge.stop('SIGTERM')));
+  for (const bridge of bridges) {
+    const leftovers = await waitFor(() => taggedProcesses(bridge.tag).length === 0 || undefined, {
+      timeoutMs: 5000,
+      what: `no process left for bridge ${bridge.tag}`,
+    }).catch(() => taggedProcesses(bridge.tag));
+    if (Array.isArray(leftovers) && leftovers.length > 0) {
+      for (const pid of leftovers) process.kill(pid, 'SIGKILL');
+      throw new Error(`processes outlived their bridge: ${leftovers.join(', ')}`);
+    }
+  }
+}
