@@ -1,8 +1,11 @@
 /** Starts the real bridge (built CLI) on a free loopback port and finds every process it spawned. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import { isAlive, processesWith } from './processes.js';
+
+export { isAlive };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BRIDGE_BIN = `${ROOT}bin/mcp-bridge.js`;
@@ -50,7 +53,7 @@ export async function startBridge(
   const tag = randomUUID();
   const child = spawn(
     process.execPath,
-    [BRIDGE_BIN, '--port', '0', '--log-level', 'debug', '--env', `FIXTURE_TAG=${tag}`, ...args, '--', ...command],
+    [BRIDGE_BIN, '--port', '0', '--log-level', 'debug', '--env', `FIXTURE_TAG=${tag}`, '--env', `FIXTURE_RUN=${inject('runId')}`, ...args, '--', ...command],
     { env: { ...process.env, ...env }, stdio: 'pipe' },
   );
   const logs: LogLine[] = [];
@@ -102,33 +105,9 @@ export async function startBridge(
   return bridge;
 }
 
-/** PIDs of live processes whose environment carries this tag (children, grandchildren, orphans). */
+/** PIDs of live processes whose environment carries this bridge's tag (children, grandchildren, orphans). */
 export function taggedProcesses(tag: string): number[] {
-  const needle = `FIXTURE_TAG=${tag}`;
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
-      if (!environ.split('\0').includes(needle)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      // Zombies are dead; they only wait for their parent to reap them.
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      found.push(Number(entry));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
+  return processesWith(`FIXTURE_TAG=${tag}`);
 }
 
 /** Stops every bridge the test started and checks that none of their processes outlived them. */

@@ -1,4 +1,5 @@
 /** A real SDK client over Streamable HTTP, with the capabilities a test asks for. */
+import { request as httpRequest } from 'node:http';
 import { Client, type ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
@@ -40,4 +41,35 @@ export async function rawInitialize(url: string): Promise<string> {
     body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
   });
   return id;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json(): { jsonrpc?: string; id?: unknown; error?: { code: number; message: string }; result?: unknown };
+}
+
+/** One HTTP request with full control of the headers (fetch will not let a test forge Host). */
+export function rawRequest(
+  url: string,
+  { method = 'POST', headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method, headers }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: text,
+          json: () => JSON.parse(text) as ReturnType<RawResponse['json']>,
+        }),
+      );
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }

@@ -8,7 +8,7 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { EVERYTHING, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
 
 afterEach(stopAllBridges);
