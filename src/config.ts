@@ -33,6 +33,8 @@ export interface Config {
   /** The child's complete environment. */
   childEnv: Record<string, string>;
   childCwd: string | undefined;
+  /** systemd's notification socket (NOTIFY_SOCKET) when run as a Type=notify service. */
+  notifySocket: string | undefined;
 }
 
 export const DEFAULT_ALLOWED_ORIGINS = ['https://claude.ai', 'https://claude.com'];

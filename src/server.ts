@@ -8,7 +8,8 @@ import { createApp } from './http/app.js';
 import { guardPolicy } from './http/guards.js';
 import { createMcpEndpoint } from './http/mcp-endpoint.js';
 import type { Logger } from './log.js';
-import { SessionRegistry } from './session/registry.js';
+import { SessionRegistry, type Reservation } from './session/registry.js';
+import { createNotifier } from './systemd-notify.js';
 import { Session } from './session/session.js';
 
 export interface RunningBridge {
@@ -25,14 +26,14 @@ function endpointUrl(address: AddressInfo, path: string): string {
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
   const guard = startOrphanGuard(log);
   const registry = new SessionRegistry(config.maxSessions);
-  const startSession = async () => {
+  const startSession = async (reservation: Reservation) => {
     const session = await Session.start({
       config,
       log,
       guard,
       hooks: { initialized: (s) => registry.index(s), ending: (s) => registry.forget(s) },
     });
-    registry.add(session);
+    reservation.fill(session);
     return session;
   };
   const endpoint = createMcpEndpoint({ registry, maxBodyBytes: config.maxBodyBytes, startSession, log });
@@ -71,6 +72,7 @@ export async function runBridge(config: Config, log: Logger): Promise<void> {
   }
   process.stdout.write(`mcp-bridge listening on ${bridge.url}\n`);
   log.info({ url: bridge.url, command: [config.child.command, ...config.child.args].join(' ') }, 'listening');
+  const notify = createNotifier(config.notifySocket, log);
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -80,11 +82,12 @@ export async function runBridge(config: Config, log: Logger): Promise<void> {
     }
     signalled = true;
     log.info({ signal }, 'shutting down');
-    void bridge.stop().then(() => {
+    void Promise.all([notify('STOPPING=1'), bridge.stop()]).then(() => {
       log.info('stopped');
       process.exit(0);
     });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  await notify('READY=1', `STATUS=Serving ${bridge.url}`);
 }

@@ -187,6 +187,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       child,
       childEnv: buildChildEnvironment(env, { passEnv: parsed.passEnv, set, defaults }),
       childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
+      notifySocket: env.NOTIFY_SOCKET || undefined,
     },
   };
 }

@@ -2,15 +2,15 @@
 import { readRequestBody, requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { isInitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import { CapacityError, type SessionRegistry } from '../session/registry.js';
+import { CapacityError, type Reservation, type SessionRegistry } from '../session/registry.js';
 import type { ReadBody, Session } from '../session/session.js';
 import { ErrorCode, jsonRpcError, sessionNotFound } from './errors.js';
 
 export interface EndpointDeps {
   registry: SessionRegistry;
   maxBodyBytes: number;
-  /** Starts a session (spawning its child); rejects when the command cannot start. */
-  startSession(): Promise<Session>;
+  /** Starts a session (spawning its child) in the reserved place; rejects when the command cannot start. */
+  startSession(reservation: Reservation): Promise<Session>;
   log: Logger;
 }
 
@@ -48,8 +48,9 @@ export function createMcpEndpoint(deps: EndpointDeps): (request: Request) => Pro
         id,
       });
     }
+    let reservation: Reservation;
     try {
-      registry.makeRoom();
+      reservation = registry.reserve();
     } catch (error) {
       if (!(error instanceof CapacityError)) throw error;
       log.warn('session cap reached with every session busy; refusing a new session');
@@ -60,8 +61,9 @@ export function createMcpEndpoint(deps: EndpointDeps): (request: Request) => Pro
     }
     let session: Session;
     try {
-      session = await deps.startSession();
+      session = await deps.startSession(reservation);
     } catch (error) {
+      reservation.release();
       log.error({ err: (error as Error).message }, 'MCP server command could not be started');
       return jsonRpcError(502, ErrorCode.InternalError, `Bad Gateway: the MCP server could not be started: ${(error as Error).message}`, {
         id,

@@ -16,12 +16,20 @@ export function pickEvictionVictim(sessions: Iterable<Session>): Session | undef
   return victim;
 }
 
+/** A place in the registry for a session being started: filled with the session, or released if it never starts. */
+export interface Reservation {
+  fill(session: Session): void;
+  release(): void;
+}
+
 export class SessionRegistry {
   /** Sessions that count toward the cap: started and not yet ending. */
   private readonly live = new Set<Session>();
   private readonly byId = new Map<string, Session>();
   /** Sessions still shutting their child down. */
   private readonly ending = new Set<Session>();
+  /** Places reserved for sessions whose child is being spawned. */
+  private starting = 0;
 
   constructor(private readonly maxSessions: number) {}
 
@@ -29,17 +37,31 @@ export class SessionRegistry {
     return this.live.size;
   }
 
-  /** Makes room for one more session, evicting if needed; throws CapacityError when nothing can go. */
-  makeRoom(): Session | undefined {
-    if (this.live.size < this.maxSessions) return undefined;
-    const victim = pickEvictionVictim(this.live);
-    if (!victim) throw new CapacityError(`all ${this.maxSessions} sessions are busy`);
-    void victim.end('evicted');
-    return victim;
-  }
-
-  add(session: Session): void {
-    this.live.add(session);
+  /**
+   * Takes a place for a session about to start, evicting an idle one at the cap; throws CapacityError when
+   * every session is busy. Places are taken before the child is spawned, so concurrent initializes cannot
+   * overshoot the cap.
+   */
+  reserve(): Reservation {
+    if (this.live.size + this.starting >= this.maxSessions) {
+      const victim = pickEvictionVictim(this.live);
+      if (!victim) throw new CapacityError(`all ${this.maxSessions} sessions are busy`);
+      void victim.end('evicted');
+    }
+    this.starting++;
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      this.starting--;
+      return true;
+    };
+    return {
+      fill: (session) => {
+        if (settle()) this.live.add(session);
+      },
+      release: () => void settle(),
+    };
   }
 
   index(session: Session): void {
