@@ -29,6 +29,7 @@ in
         {
           MCP_NIXOS_TRANSPORT = "stdio";
           FASTMCP_SHOW_SERVER_BANNER = "false";
+          FASTMCP_SHOW_CLI_BANNER = "false";
           FASTMCP_CHECK_FOR_UPDATES = "off";
           FASTMCP_ENV_FILE = "/dev/null";
         }
@@ -86,6 +87,6 @@ in
       "--log-level"
       "debug"
     ];
-    description = "Further command-line arguments for the bridge, placed before the server command.";
+    description = "Further arguments for the bridge, placed before the server command.";
   };
 }

@@ -81,9 +81,10 @@ in
 
       serviceConfig = {
         # The bridge sends READY=1 once it listens, so units ordered after this one (and, in a
-        # microVM, the host's microvm@ unit) wait until it accepts connections.
+        # microVM, the host's microvm@ unit) wait until it accepts connections. It sends through
+        # the systemd-notify program, a child process, hence NotifyAccess=all.
         Type = "notify";
-        NotifyAccess = "main";
+        NotifyAccess = "all";
         ExecStart = utils.escapeSystemdExecArgs argv;
         Restart = "always";
         RestartSec = 5;

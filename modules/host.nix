@@ -25,13 +25,13 @@ let
     address:
     "02:00:"
     + lib.concatMapStringsSep ":" (
-      octet: lib.toLower (lib.fixedWidthString 2 "0" (lib.toHexString (lib.toInt octet)))
+      byte: lib.toLower (lib.fixedWidthString 2 "0" (lib.toHexString (lib.toInt byte)))
     ) (lib.splitString "." address);
 
   bandwidthOption =
     {
       description,
-      latency,
+      withLatency,
     }:
     mkOption {
       type = types.nullOr (
@@ -45,10 +45,10 @@ let
             burst = mkOption {
               type = tcQuantity;
               example = "10mbit";
-              description = "Bucket size: how much may pass at once above the rate, in tc(8) units.";
+              description = "Bucket size: how much may pass at once above the rate.";
             };
           }
-          // lib.optionalAttrs latency {
+          // lib.optionalAttrs withLatency {
             latency = mkOption {
               type = tcQuantity;
               default = "400ms";
@@ -126,7 +126,7 @@ let
           type = ipv4;
           example = "192.168.100.2";
           description = ''
-            The guest's IPv4 address. It must share a /24 with {option}`hostAddress`.
+            The guest's IPv4 address. It must share a /24 with `hostAddress`.
           '';
         };
 
@@ -150,7 +150,7 @@ let
           mac = mkOption {
             type = types.strMatching "([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}";
             default = macFromIPv4 config.guestAddress;
-            defaultText = literalExpression ''"02:00:" followed by the guestAddress octets in hex'';
+            defaultText = lib.literalMD "`02:00:` and the four octets of `guestAddress` in hex";
             description = "MAC address of the guest's network interface.";
           };
         };
@@ -174,7 +174,7 @@ let
               Limit on traffic from the host to the guest (client requests, replies to the guest's
               own fetches), shaped by a tbf qdisc on the tap.
             '';
-            latency = true;
+            withLatency = true;
           };
 
           fromGuest = bandwidthOption {
@@ -182,7 +182,7 @@ let
               Limit on traffic from the guest to the host (the bridge's responses, the guest's
               outgoing requests), policed on the tap's ingress: packets above the rate are dropped.
             '';
-            latency = false;
+            withLatency = false;
           };
         };
 
@@ -227,6 +227,7 @@ let
   tapUnit = name: "microvm-tap-interfaces@${name}.service";
   tapNames = lib.mapAttrsToList (_: instance: instance.tap.name) instances;
   tc = lib.getExe' pkgs.iproute2 "tc";
+  socketProxyd = "${config.systemd.package}/lib/systemd/systemd-socket-proxyd";
 
   limited = lib.filterAttrs (
     _: instance: instance.bandwidth.toGuest != null || instance.bandwidth.fromGuest != null
@@ -296,7 +297,7 @@ let
     after = [ "microvm@${name}.service" ];
 
     serviceConfig = {
-      ExecStart = "${config.systemd.package}/lib/systemd/systemd-socket-proxyd ${instance.guestAddress}:${toString instance.port}";
+      ExecStart = "${socketProxyd} ${instance.guestAddress}:${toString instance.port}";
       DynamicUser = true;
       NoNewPrivileges = true;
       ProtectSystem = "strict";
@@ -318,6 +319,11 @@ let
     wantedBy = [ "sockets.target" ];
     listenStreams = [ "127.0.0.1:${toString instance.expose.loopbackPort}" ];
   };
+
+  # One unit named <prefix>-<instance> per instance of the set.
+  unitsFor =
+    prefix: unit:
+    lib.mapAttrs' (name: instance: lib.nameValuePair "${prefix}-${name}" (unit name instance));
 
   guestModule = name: instance: {
     imports = [ ./guest.nix ];
@@ -407,8 +413,7 @@ let
         + ".";
     };
 
-  entriesOf =
-    f: lib.concatLists (lib.mapAttrsToList (name: instance: f name instance) instances);
+  entriesOf = f: lib.concatLists (lib.mapAttrsToList f instances);
 in
 {
   options.services.mcp-bridge.instances = mkOption {
@@ -430,7 +435,7 @@ in
     '';
     description = ''
       Bridges to run, each in its own microVM named after the attribute. Every instance needs
-      its own {option}`vsockCid`, {option}`hostAddress` and {option}`guestAddress`.
+      its own `vsockCid`, `hostAddress` and `guestAddress`.
     '';
   };
 
@@ -484,17 +489,19 @@ in
       lib.mapAttrsToList (name: instance: [
         {
           assertion = lib.stringLength instance.tap.name <= 15;
-          message = ''
-            services.mcp-bridge.instances.${name}.tap.name "${instance.tap.name}" has ${toString (lib.stringLength instance.tap.name)} characters, but Linux interface names have at most 15; set a shorter tap.name.
-          '';
+          message =
+            "services.mcp-bridge.instances.${name}.tap.name \"${instance.tap.name}\" has "
+            + "${toString (lib.stringLength instance.tap.name)} characters, but Linux interface "
+            + "names have at most 15; set a shorter tap.name.";
         }
         {
           assertion =
             lib.init (lib.splitString "." instance.hostAddress)
             == lib.init (lib.splitString "." instance.guestAddress);
-          message = ''
-            services.mcp-bridge.instances.${name}: hostAddress ${instance.hostAddress} and guestAddress ${instance.guestAddress} must share a /24, since the guest reaches its gateway on-link.
-          '';
+          message =
+            "services.mcp-bridge.instances.${name}: hostAddress ${instance.hostAddress} and "
+            + "guestAddress ${instance.guestAddress} must share a /24, since the guest reaches "
+            + "its gateway on-link.";
         }
       ]) instances
     );
@@ -525,17 +532,10 @@ in
     networking.dhcpcd.denyInterfaces = tapNames;
 
     systemd.services = lib.mkMerge [
-      (lib.mapAttrs' (
-        name: instance: lib.nameValuePair "mcp-bridge-tc-${name}" (trafficControlService name instance)
-      ) limited)
-      (lib.mapAttrs' (
-        name: instance: lib.nameValuePair "mcp-bridge-proxy-${name}" (proxyService name instance)
-      ) proxied)
+      (unitsFor "mcp-bridge-tc" trafficControlService limited)
+      (unitsFor "mcp-bridge-proxy" proxyService proxied)
     ];
-
-    systemd.sockets = lib.mapAttrs' (
-      name: instance: lib.nameValuePair "mcp-bridge-proxy-${name}" (proxySocket name instance)
-    ) proxied;
+    systemd.sockets = unitsFor "mcp-bridge-proxy" proxySocket proxied;
 
     services.cloudflared.tunnels = lib.mkMerge (
       lib.mapAttrsToList (_: instance: {

@@ -3,6 +3,7 @@
 {
   MCP_NIXOS_TRANSPORT = "stdio";
   FASTMCP_SHOW_SERVER_BANNER = "false";
+  FASTMCP_SHOW_CLI_BANNER = "false";
   FASTMCP_CHECK_FOR_UPDATES = "off";
   FASTMCP_ENV_FILE = "/dev/null";
 }

@@ -35,6 +35,9 @@ let
   };
 
   common = {
+    # Imported by both `host` and `guest`; the key lets a test use the two together.
+    key = "mcp-bridge-test-stubs-common";
+
     options = {
       assertions = mkOption {
         type = types.listOf types.unspecified;

@@ -1,0 +1,121 @@
+# Evaluates one scenario of ./scenarios.nix against stubbed NixOS options and microvm.nix's guest
+# options, and returns what the tests check as JSON-friendly data.
+#
+#   nixpkgsLib: a directory holding lib/default.nix (a nixpkgs or nixpkgs.lib checkout)
+#   microvmSrc: a microvm.nix checkout
+{
+  nixpkgsLib,
+  microvmSrc,
+  scenario,
+}:
+
+let
+  lib = import "${nixpkgsLib}/lib";
+  stubs = import ./stubs.nix { inherit lib; };
+  chosen = (import ./scenarios.nix).${scenario};
+
+  failedAssertions =
+    config: map (assertion: assertion.message) (lib.filter (a: !a.assertion) config.assertions);
+
+  # How the microvm.nix host module evaluates microvm.vms.<name>.config, minus the full NixOS.
+  evalGuest =
+    name: guestModule:
+    (lib.evalModules {
+      modules = [
+        "${microvmSrc}/nixos-modules/microvm/options.nix"
+        stubs.guest
+        { networking.hostName = lib.mkDefault name; }
+        guestModule
+      ];
+    }).config;
+
+  summarizeGuest =
+    config:
+    {
+      inherit (config.networking)
+        hostName
+        useNetworkd
+        useDHCP
+        nameservers
+        ;
+      inherit (config.system) stateVersion;
+      failedAssertions = failedAssertions config;
+      firewallTCPPorts = config.networking.firewall.allowedTCPPorts;
+      networkdEnabled = config.systemd.network.enable;
+      networks = config.systemd.network.networks;
+      service = config.systemd.services.mcp-bridge or null;
+    }
+    // lib.optionalAttrs (config ? microvm) {
+      microvm = {
+        inherit (config.microvm)
+          hypervisor
+          vcpu
+          mem
+          storeOnDisk
+          ;
+        vsockCid = config.microvm.vsock.cid;
+        interfaces = map (interface: {
+          inherit (interface) type id mac;
+        }) config.microvm.interfaces;
+        shares = map (share: {
+          inherit (share)
+            tag
+            source
+            mountPoint
+            proto
+            readOnly
+            socket
+            ;
+        }) config.microvm.shares;
+      };
+    };
+
+  # With `withGuestModule`, the host also runs a bridge of its own through the guest module.
+  evalHost =
+    {
+      module,
+      withGuestModule ? false,
+      ...
+    }:
+    let
+      config =
+        (lib.evalModules {
+          modules = [
+            stubs.host
+            ../../modules/host.nix
+            module
+          ]
+          ++ lib.optionals withGuestModule [
+            stubs.guest
+            ../../modules/guest.nix
+            { networking.hostName = "host"; }
+          ];
+        }).config;
+    in
+    {
+      failedAssertions = failedAssertions config;
+      vms = lib.mapAttrs (name: vm: summarizeGuest (evalGuest name vm.config)) config.microvm.vms;
+      services = config.systemd.services;
+      sockets = config.systemd.sockets;
+      networkdEnabled = config.systemd.network.enable;
+      networks = config.systemd.network.networks;
+      nat = config.networking.nat;
+      dhcpcdDenyInterfaces = config.networking.dhcpcd.denyInterfaces;
+      trustedInterfaces = config.networking.firewall.trustedInterfaces;
+      cloudflared = config.services.cloudflared.tunnels;
+    };
+
+  evalStandaloneGuest =
+    module:
+    summarizeGuest (
+      (lib.evalModules {
+        modules = [
+          stubs.guest
+          ../../modules/guest.nix
+          { networking.hostName = "standalone"; }
+          module
+        ];
+      }).config
+    );
+in
+if chosen.kind == "host" then evalHost chosen else evalStandaloneGuest chosen.module

@@ -1,0 +1,40 @@
+# A host as the README describes it: mcp-nixos public through Cloudflare Tunnel from its own store
+# disk, and a second instance for the tailnet on a loopback port. Evaluated by the flake checks.
+{
+  system.stateVersion = "26.05";
+  boot.loader.grub.enable = false;
+  fileSystems."/" = {
+    device = "none";
+    fsType = "tmpfs";
+  };
+
+  networking.nat.externalInterface = "eth0";
+
+  services.cloudflared = {
+    enable = true;
+    tunnels.home = {
+      credentialsFile = "/var/lib/cloudflared/home.json";
+      default = "http_status:404";
+    };
+  };
+
+  services.mcp-bridge.instances = {
+    mcp-nixos = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+      store = "disk";
+      expose.cloudflare = {
+        tunnel = "home";
+        hostname = "mcp-nixos.example.org";
+      };
+    };
+    tailnet = {
+      vsockCid = 4;
+      hostAddress = "192.168.100.3";
+      guestAddress = "192.168.100.4";
+      allowedHosts = [ "server.example-tailnet.ts.net" ];
+      expose.loopbackPort = 18080;
+    };
+  };
+}

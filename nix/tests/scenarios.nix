@@ -1,0 +1,141 @@
+# Configurations evaluated by nix/tests/eval.nix. `host` scenarios configure
+# services.mcp-bridge.instances (and, with `withGuestModule`, a bridge on the host itself);
+# `guest` scenarios use the guest module on its own.
+{
+  guest = {
+    kind = "guest";
+    module.services.mcp-bridge.enable = true;
+  };
+
+  # One public instance behind Cloudflare Tunnel on its own store disk, one on the tailnet through
+  # a loopback port with a custom server, one without limits, and a disabled one whose clashing
+  # values must be ignored.
+  instances = {
+    kind = "host";
+    module.services.mcp-bridge.instances = {
+      public = {
+        vsockCid = 3;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+        vcpu = 2;
+        mem = 640;
+        store = "disk";
+        bandwidth.fromGuest = {
+          rate = "20mbit";
+          burst = "2mbit";
+        };
+        expose.cloudflare = {
+          tunnel = "home";
+          hostname = "mcp-nixos.example.org";
+        };
+      };
+      tailnet = {
+        vsockCid = 4;
+        hostAddress = "192.168.100.3";
+        guestAddress = "192.168.100.4";
+        port = 9000;
+        allowedHosts = [ "server.example.ts.net" ];
+        server = {
+          command = [
+            "/run/current-system/sw/bin/other-server"
+            "--stdio"
+          ];
+          environment.LOG = "100%";
+        };
+        bandwidth.toGuest = null;
+        expose.loopbackPort = 18080;
+      };
+      unlimited = {
+        vsockCid = 5;
+        hostAddress = "192.168.100.5";
+        guestAddress = "192.168.100.6";
+        bandwidth = {
+          toGuest = null;
+          fromGuest = null;
+        };
+      };
+      disabled = {
+        enable = false;
+        vsockCid = 3;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+      };
+    };
+  };
+
+  # The instances of the host in docs/nixos.md, which the flake checks also evaluate in full.
+  exampleHost = {
+    kind = "host";
+    module.services.mcp-bridge.instances =
+      (import ./example-host.nix).services.mcp-bridge.instances;
+  };
+
+  hostWithGuestModule = {
+    kind = "host";
+    withGuestModule = true;
+    module.services.mcp-bridge = {
+      enable = true;
+      instances.alpha = {
+        vsockCid = 3;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+      };
+    };
+  };
+
+  duplicateCids = {
+    kind = "host";
+    module.services.mcp-bridge.instances = {
+      alpha = {
+        vsockCid = 7;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+      };
+      beta = {
+        vsockCid = 7;
+        hostAddress = "192.168.100.3";
+        guestAddress = "192.168.100.4";
+      };
+      gamma = {
+        vsockCid = 8;
+        hostAddress = "192.168.100.5";
+        guestAddress = "192.168.100.6";
+      };
+    };
+  };
+
+  duplicateAddresses = {
+    kind = "host";
+    module.services.mcp-bridge.instances = {
+      alpha = {
+        vsockCid = 3;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+      };
+      beta = {
+        vsockCid = 4;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+      };
+    };
+  };
+
+  # "vm-nixos-search1" has 16 characters.
+  longTapName = {
+    kind = "host";
+    module.services.mcp-bridge.instances.nixos-search1 = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+    };
+  };
+
+  splitSubnet = {
+    kind = "host";
+    module.services.mcp-bridge.instances.alpha = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.101.2";
+    };
+  };
+}

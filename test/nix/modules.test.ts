@@ -1,0 +1,426 @@
+/**
+ * The Nix side, checked with nothing but `nix-instantiate` (Debian's nix-bin 2.8 is enough):
+ * every .nix file parses, and the NixOS modules evaluate to the expected configuration.
+ *
+ * The evaluation runs `lib.evalModules` over stubbed NixOS options (nix/tests/eval.nix) and needs
+ * two source trees, given by path:
+ *   NIXPKGS_LIB  a directory holding lib/default.nix: a nixpkgs or nix-community/nixpkgs.lib checkout
+ *   MICROVM_SRC  a microvm-nix/microvm.nix checkout (its guest options declare microvm.*)
+ * Without them the evaluation tests are skipped and only the parse test runs.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+function commandExists(command: string): boolean {
+  try {
+    execFileSync(command, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hasNix = commandExists('nix-instantiate');
+const nixpkgsLib = process.env.NIXPKGS_LIB ?? '';
+const microvmSrc = process.env.MICROVM_SRC ?? '';
+const evalSkipReason = !hasNix
+  ? 'nix-instantiate is not on PATH'
+  : nixpkgsLib === '' || microvmSrc === ''
+    ? 'set NIXPKGS_LIB (a directory holding lib/default.nix) and MICROVM_SRC (a microvm.nix checkout)'
+    : undefined;
+if (evalSkipReason !== undefined) console.warn(`test/nix: skipping NixOS module evaluation: ${evalSkipReason}`);
+
+/** Every .nix file of the repository, skipping dependencies and hidden folders (.git, .direnv). */
+function nixFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) return [];
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return nixFiles(path);
+    return entry.isFile() && entry.name.endsWith('.nix') ? [path] : [];
+  });
+}
+
+interface Unit {
+  description?: string;
+  requires: string[];
+  after: string[];
+  bindsTo: string[];
+  wantedBy: string[];
+  listenStreams: string[];
+  serviceConfig: Record<string, unknown>;
+}
+
+interface Guest {
+  hostName: string;
+  stateVersion: string;
+  useNetworkd: boolean;
+  useDHCP: boolean;
+  nameservers: string[];
+  networkdEnabled: boolean;
+  networks: Record<string, unknown>;
+  firewallTCPPorts: number[];
+  failedAssertions: string[];
+  service: Unit | null;
+  microvm?: {
+    hypervisor: string;
+    vcpu: number;
+    mem: number;
+    vsockCid: number | null;
+    storeOnDisk: boolean;
+    interfaces: { type: string; id: string; mac: string }[];
+    shares: Record<string, unknown>[];
+  };
+}
+
+interface Host {
+  failedAssertions: string[];
+  vms: Record<string, Guest>;
+  services: Record<string, Unit>;
+  sockets: Record<string, Unit>;
+  networkdEnabled: boolean;
+  networks: Record<string, unknown>;
+  nat: { enable: boolean; internalInterfaces: string[] };
+  dhcpcdDenyInterfaces: string[];
+  trustedInterfaces: string[];
+  cloudflared: Record<string, { ingress: Record<string, string> }>;
+}
+
+const evaluations = new Map<string, Promise<unknown>>();
+
+/** One scenario of nix/tests/scenarios.nix, evaluated once per test run. */
+function evaluate<T>(scenario: string): Promise<T> {
+  let result = evaluations.get(scenario);
+  if (result === undefined) {
+    result = run(
+      'nix-instantiate',
+      [
+        '--eval',
+        '--strict',
+        '--json',
+        join(repoRoot, 'nix/tests/eval.nix'),
+        '--argstr',
+        'nixpkgsLib',
+        nixpkgsLib,
+        '--argstr',
+        'microvmSrc',
+        microvmSrc,
+        '--argstr',
+        'scenario',
+        scenario,
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    ).then(({ stdout }) => JSON.parse(stdout) as unknown);
+    evaluations.set(scenario, result);
+  }
+  return result as Promise<T>;
+}
+
+/** The argv of an ExecStart line written by NixOS's escapeSystemdExecArgs: JSON strings, % and $ doubled. */
+function execArgv(line: unknown): string[] {
+  expect(typeof line).toBe('string');
+  const words = (line as string).match(/"(?:[^"\\]|\\.)*"/g) ?? [];
+  expect(words.join(' ')).toBe(line);
+  return words.map((word) => JSON.parse(word.replaceAll('%%', '%').replaceAll('$$', '$')) as string);
+}
+
+const STUB = '/nix/store/00000000000000000000000000000000';
+const TC = `${STUB}-iproute2/bin/tc`;
+
+describe('Nix files', () => {
+  it.skipIf(!hasNix)('every .nix file parses with nix-instantiate --parse', async () => {
+    const files = nixFiles(repoRoot);
+    const names = files.map((file) => relative(repoRoot, file));
+    expect(names).toEqual(expect.arrayContaining(['flake.nix', 'modules/guest.nix', 'modules/host.nix', 'nix/package.nix']));
+    const failures = (
+      await Promise.all(
+        files.map((file) =>
+          run('nix-instantiate', ['--parse', file]).then(
+            () => undefined,
+            (error: { stderr?: string }) => `${relative(repoRoot, file)}: ${error.stderr ?? String(error)}`,
+          ),
+        ),
+      )
+    ).filter((failure) => failure !== undefined);
+    expect(failures).toEqual([]);
+  });
+});
+
+const evalTitle = 'NixOS modules, evaluated against stubbed NixOS options';
+describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (skipped: ${evalSkipReason})` : evalTitle, () => {
+  it('NIXPKGS_LIB and MICROVM_SRC point at the expected trees', () => {
+    expect(existsSync(join(nixpkgsLib, 'lib/default.nix')), `${nixpkgsLib}/lib/default.nix`).toBe(true);
+    expect(existsSync(join(microvmSrc, 'nixos-modules/microvm/options.nix')), microvmSrc).toBe(true);
+  });
+
+  describe('guest module on its own', () => {
+    it('serves mcp-nixos on 127.0.0.1:8080 with its environment, firewall closed', async () => {
+      const guest = await evaluate<Guest>('guest');
+      expect(guest.failedAssertions).toEqual([]);
+      expect(execArgv(guest.service?.serviceConfig.ExecStart)).toEqual([
+        `${STUB}-mcp-bridge/bin/mcp-bridge`,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '8080',
+        '--path',
+        '/mcp',
+        '--idle-timeout',
+        '600',
+        '--max-sessions',
+        '32',
+        '--env',
+        'FASTMCP_CHECK_FOR_UPDATES=off',
+        '--env',
+        'FASTMCP_ENV_FILE=/dev/null',
+        '--env',
+        'FASTMCP_SHOW_CLI_BANNER=false',
+        '--env',
+        'FASTMCP_SHOW_SERVER_BANNER=false',
+        '--env',
+        'MCP_NIXOS_TRANSPORT=stdio',
+        '--env',
+        'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+        '--',
+        `${STUB}-mcp-nixos/bin/mcp-nixos`,
+      ]);
+      expect(guest.service?.wantedBy).toEqual(['multi-user.target']);
+      expect(guest.firewallTCPPorts).toEqual([]);
+    });
+
+    it('is Type=notify, restarts, and is hardened without MemoryDenyWriteExecute', async () => {
+      const config = (await evaluate<Guest>('guest')).service?.serviceConfig ?? {};
+      expect(config).toMatchObject({
+        Type: 'notify',
+        NotifyAccess: 'all',
+        Restart: 'always',
+        RestartSec: 5,
+        DynamicUser: true,
+        NoNewPrivileges: true,
+        ProtectSystem: 'strict',
+        ProtectHome: true,
+        PrivateTmp: true,
+        PrivateDevices: true,
+        ProtectKernelTunables: true,
+        ProtectKernelModules: true,
+        ProtectKernelLogs: true,
+        ProtectControlGroups: true,
+        RestrictAddressFamilies: ['AF_INET', 'AF_INET6', 'AF_UNIX'],
+        SystemCallFilter: ['@system-service'],
+        CapabilityBoundingSet: '',
+        LockPersonality: true,
+      });
+      expect(config).not.toHaveProperty('MemoryDenyWriteExecute');
+    });
+  });
+
+  describe('host module', () => {
+    const host = () => evaluate<Host>('instances');
+
+    it('turns each enabled instance into microvm.vms.<name>, with no failed assertion', async () => {
+      const { vms, failedAssertions } = await host();
+      expect(Object.keys(vms).sort()).toEqual(['public', 'tailnet', 'unlimited']);
+      expect(failedAssertions).toEqual([]);
+      expect(vms.public?.failedAssertions).toEqual([]);
+    });
+
+    it('sets hypervisor, vcpu, mem, vsock CID and the tap interface of each guest', async () => {
+      const { vms } = await host();
+      expect(vms.public?.microvm).toMatchObject({
+        hypervisor: 'cloud-hypervisor',
+        vcpu: 2,
+        mem: 640,
+        vsockCid: 3,
+        interfaces: [{ type: 'tap', id: 'vm-public', mac: '02:00:c0:a8:64:02' }],
+      });
+      expect(vms.unlimited?.microvm).toMatchObject({
+        hypervisor: 'cloud-hypervisor',
+        vcpu: 1,
+        mem: 768,
+        vsockCid: 5,
+        interfaces: [{ type: 'tap', id: 'vm-unlimited', mac: '02:00:c0:a8:64:06' }],
+      });
+      expect(vms.public?.hostName).toBe('public');
+      expect(vms.public?.stateVersion).toBe('26.05');
+    });
+
+    it('shares the host store read-only over virtiofs, or boots from a store disk', async () => {
+      const { vms } = await host();
+      expect(vms.tailnet?.microvm?.shares).toEqual([
+        {
+          tag: 'ro-store',
+          source: '/nix/store',
+          mountPoint: '/nix/.ro-store',
+          proto: 'virtiofs',
+          readOnly: true,
+          socket: 'tailnet-virtiofs-ro-store.sock',
+        },
+      ]);
+      expect(vms.tailnet?.microvm?.storeOnDisk).toBe(false);
+      expect(vms.public?.microvm?.shares).toEqual([]);
+      expect(vms.public?.microvm?.storeOnDisk).toBe(true);
+    });
+
+    it('configures the guest network with networkd: /24, gateway, DNS, only the bridge port open', async () => {
+      const { vms } = await host();
+      const guest = vms.public;
+      expect(guest).toMatchObject({ useNetworkd: true, useDHCP: false, networkdEnabled: true });
+      expect(guest?.networks).toEqual({
+        '20-uplink': {
+          matchConfig: { MACAddress: '02:00:c0:a8:64:02' },
+          address: ['192.168.100.2/24'],
+          gateway: ['192.168.100.1'],
+        },
+      });
+      expect(guest?.nameservers).toEqual(['1.1.1.1', '9.9.9.9']);
+      expect(guest?.firewallTCPPorts).toEqual([8080]);
+      expect(vms.tailnet?.firewallTCPPorts).toEqual([9000]);
+    });
+
+    it('runs the bridge on 0.0.0.0 and allows the public hostname as Host', async () => {
+      const { vms } = await host();
+      const argv = execArgv(vms.public?.service?.serviceConfig.ExecStart);
+      expect(argv.slice(0, 3)).toEqual([`${STUB}-mcp-bridge/bin/mcp-bridge`, '--host', '0.0.0.0']);
+      expect(argv.join(' ')).toContain('--allowed-host mcp-nixos.example.org');
+      expect(argv.slice(-2)).toEqual(['--', `${STUB}-mcp-nixos/bin/mcp-nixos`]);
+      expect(vms.public?.service?.serviceConfig.Type).toBe('notify');
+    });
+
+    it('passes a custom server, its environment and allowed hosts through to the guest', async () => {
+      const { vms } = await host();
+      const line = vms.tailnet?.service?.serviceConfig.ExecStart;
+      expect(line).toContain('LOG=100%%');
+      const argv = execArgv(line);
+      expect(argv.slice(argv.indexOf('--port'), argv.indexOf('--port') + 2)).toEqual(['--port', '9000']);
+      expect(argv.filter((_, i) => argv[i - 1] === '--allowed-host')).toEqual(['server.example.ts.net']);
+      expect(argv.filter((_, i) => argv[i - 1] === '--env')).toEqual([
+        'LOG=100%',
+        'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+      ]);
+      expect(argv.slice(argv.indexOf('--'))).toEqual(['--', '/run/current-system/sw/bin/other-server', '--stdio']);
+    });
+
+    it('limits both directions in a tc unit bound to the tap unit', async () => {
+      const { services } = await host();
+      const unit = services['mcp-bridge-tc-public'];
+      const tap = 'microvm-tap-interfaces@public.service';
+      expect(unit).toMatchObject({ requires: [tap], after: [tap], bindsTo: [tap], wantedBy: [tap] });
+      expect(unit?.serviceConfig).toMatchObject({
+        Type: 'oneshot',
+        RemainAfterExit: true,
+        CapabilityBoundingSet: ['CAP_NET_ADMIN'],
+        RestrictAddressFamilies: ['AF_NETLINK', 'AF_UNIX'],
+      });
+      expect(unit?.serviceConfig.ExecStart).toEqual([
+        `${TC} qdisc replace dev vm-public root tbf rate 100mbit burst 10mbit latency 400ms`,
+        `-${TC} qdisc del dev vm-public ingress`,
+        `${TC} qdisc add dev vm-public handle ffff: ingress`,
+        `${TC} filter add dev vm-public parent ffff: protocol all prio 1 u32 match u32 0 0 police rate 20mbit burst 2mbit drop flowid :1`,
+      ]);
+      expect(unit?.serviceConfig.ExecStop).toEqual([
+        `-${TC} qdisc del dev vm-public root`,
+        `-${TC} qdisc del dev vm-public ingress`,
+      ]);
+    });
+
+    it('clears an unlimited direction instead of shaping it, and skips the unit when both are unlimited', async () => {
+      const { services } = await host();
+      expect(services['mcp-bridge-tc-tailnet']?.serviceConfig.ExecStart).toEqual([
+        `-${TC} qdisc del dev vm-tailnet root`,
+        `-${TC} qdisc del dev vm-tailnet ingress`,
+        `${TC} qdisc add dev vm-tailnet handle ffff: ingress`,
+        `${TC} filter add dev vm-tailnet parent ffff: protocol all prio 1 u32 match u32 0 0 police rate 100mbit burst 10mbit drop flowid :1`,
+      ]);
+      expect(services).not.toHaveProperty('mcp-bridge-tc-unlimited');
+    });
+
+    it('gives each tap a networkd /32 host address and route, NATs the taps, trusts none', async () => {
+      const result = await host();
+      expect(result.networkdEnabled).toBe(true);
+      expect(result.networks['20-vm-public']).toEqual({
+        matchConfig: { Name: 'vm-public' },
+        address: ['192.168.100.1/32'],
+        routes: [{ Destination: '192.168.100.2/32' }],
+        linkConfig: { RequiredForOnline: 'no' },
+      });
+      expect(Object.keys(result.networks).sort()).toEqual(['20-vm-public', '20-vm-tailnet', '20-vm-unlimited']);
+      expect(result.nat).toEqual({ enable: true, internalInterfaces: ['vm-public', 'vm-tailnet', 'vm-unlimited'] });
+      expect(result.dhcpcdDenyInterfaces).toEqual(['vm-public', 'vm-tailnet', 'vm-unlimited']);
+      expect(result.trustedInterfaces).toEqual([]);
+    });
+
+    it('routes the Cloudflare Tunnel hostname to the guest', async () => {
+      const { cloudflared } = await host();
+      expect(cloudflared).toEqual({ home: { ingress: { 'mcp-nixos.example.org': 'http://192.168.100.2:8080' } } });
+    });
+
+    it('forwards expose.loopbackPort from 127.0.0.1 to the guest once its VM is up', async () => {
+      const { sockets, services } = await host();
+      expect(Object.keys(sockets)).toEqual(['mcp-bridge-proxy-tailnet']);
+      expect(sockets['mcp-bridge-proxy-tailnet']).toMatchObject({
+        wantedBy: ['sockets.target'],
+        listenStreams: ['127.0.0.1:18080'],
+      });
+      const proxy = services['mcp-bridge-proxy-tailnet'];
+      expect(proxy).toMatchObject({ requires: ['microvm@tailnet.service'], after: ['microvm@tailnet.service'] });
+      expect(proxy?.serviceConfig).toMatchObject({
+        ExecStart: `${STUB}-systemd/lib/systemd/systemd-socket-proxyd 192.168.100.4:9000`,
+        DynamicUser: true,
+      });
+    });
+  });
+
+  it('evaluates the example host of docs/nixos.md without failed assertions', async () => {
+    const { failedAssertions, vms, cloudflared } = await evaluate<Host>('exampleHost');
+    expect(failedAssertions).toEqual([]);
+    expect(vms['mcp-nixos']?.microvm?.storeOnDisk).toBe(true);
+    expect(cloudflared.home?.ingress).toEqual({ 'mcp-nixos.example.org': 'http://192.168.100.2:8080' });
+  });
+
+  it('lets a host run a bridge of its own through the guest module next to its instances', async () => {
+    const { failedAssertions, vms, services } = await evaluate<Host>('hostWithGuestModule');
+    expect(failedAssertions).toEqual([]);
+    expect(Object.keys(vms)).toEqual(['alpha']);
+    expect(Object.keys(services).sort()).toEqual(['mcp-bridge', 'mcp-bridge-tc-alpha']);
+    expect(execArgv(services['mcp-bridge']?.serviceConfig.ExecStart).slice(1, 3)).toEqual(['--host', '127.0.0.1']);
+  });
+
+  describe('host module assertions', () => {
+    it('rejects a vsock CID used twice, naming the instances', async () => {
+      const { failedAssertions } = await evaluate<Host>('duplicateCids');
+      expect(failedAssertions).toEqual([
+        'services.mcp-bridge.instances: each vsockCid must be unique, but 7 is used by alpha, beta.',
+      ]);
+    });
+
+    it('rejects an address used twice, naming where', async () => {
+      const { failedAssertions } = await evaluate<Host>('duplicateAddresses');
+      expect(failedAssertions).toEqual([
+        'services.mcp-bridge.instances: each address must be unique, but 192.168.100.1 is used by ' +
+          'alpha.hostAddress, beta.hostAddress; 192.168.100.2 is used by alpha.guestAddress, beta.guestAddress.',
+      ]);
+    });
+
+    it('rejects a tap name longer than 15 characters', async () => {
+      const { failedAssertions } = await evaluate<Host>('longTapName');
+      expect(failedAssertions).toEqual([
+        'services.mcp-bridge.instances.nixos-search1.tap.name "vm-nixos-search1" has 16 characters, ' +
+          'but Linux interface names have at most 15; set a shorter tap.name.',
+      ]);
+    });
+
+    it('rejects host and guest addresses in different /24 networks', async () => {
+      const { failedAssertions } = await evaluate<Host>('splitSubnet');
+      expect(failedAssertions).toEqual([
+        'services.mcp-bridge.instances.alpha: hostAddress 192.168.100.1 and guestAddress 192.168.101.2 ' +
+          'must share a /24, since the guest reaches its gateway on-link.',
+      ]);
+    });
+  });
+});
