@@ -33,8 +33,19 @@ export interface Config {
   /** The child's complete environment. */
   childEnv: Record<string, string>;
   childCwd: string | undefined;
+  /** Resumable SSE streams (Last-Event-ID); `undefined` turns resumability off. */
+  resume: ResumeConfig | undefined;
   /** systemd's notification socket (NOTIFY_SOCKET) when run as a Type=notify service. */
   notifySocket: string | undefined;
+}
+
+export interface ResumeConfig {
+  maxEventsPerSession: number;
+  maxBytesPerSession: number;
+  /** Bytes of stored events across all sessions. */
+  maxBytesTotal: number;
+  /** The `retry` the client is told to wait before reconnecting, in ms. */
+  retryMs: number;
 }
 
 export const DEFAULT_ALLOWED_ORIGINS = ['https://claude.ai', 'https://claude.com'];
@@ -52,6 +63,7 @@ export const DEFAULTS = {
   killGraceSeconds: 5,
   shutdownTimeoutSeconds: 10,
   logLevel: 'info' as LogLevel,
+  resume: { maxEventsPerSession: 1000, maxBytesPerSession: 8 * 1024 * 1024, maxBytesTotal: 128 * 1024 * 1024, retryMs: 1000 },
 };
 
 /** A user error in options or environment: the CLI prints the message and exits 2. */

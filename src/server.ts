@@ -10,6 +10,7 @@ import { createMcpEndpoint } from './http/mcp-endpoint.js';
 import type { Logger } from './log.js';
 import { SessionRegistry, type Reservation } from './session/registry.js';
 import { createNotifier } from './systemd-notify.js';
+import { EventBudget } from './session/event-store.js';
 import { Session } from './session/session.js';
 
 export interface RunningBridge {
@@ -26,11 +27,13 @@ function endpointUrl(address: AddressInfo, path: string): string {
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
   const guard = startOrphanGuard(log);
   const registry = new SessionRegistry(config.maxSessions);
+  const eventBudget = config.resume && new EventBudget(config.resume.maxBytesTotal);
   const startSession = async (reservation: Reservation) => {
     const session = await Session.start({
       config,
       log,
       guard,
+      eventBudget,
       hooks: { initialized: (s) => registry.index(s), ending: (s) => registry.forget(s) },
     });
     reservation.fill(session);

@@ -58,6 +58,10 @@ function buildParser(argv: string[]) {
         describe: "Pass NAME from the bridge's environment to the child (repeatable; PREFIX* and '*' allowed)",
       },
       cwd: { type: 'string', describe: "The child's working directory", group: 'Child process:' },
+      resume: {
+        type: 'boolean', default: true, group: 'Sessions:',
+        describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
+      },
       'kill-grace': { type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
       'log-level': { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
       'shutdown-timeout': { type: 'number', default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
@@ -187,6 +191,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       child,
       childEnv: buildChildEnvironment(env, { passEnv: parsed.passEnv, set, defaults }),
       childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
+      resume: parsed.resume ? DEFAULTS.resume : undefined,
       notifySocket: env.NOTIFY_SOCKET || undefined,
     },
   };

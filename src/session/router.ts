@@ -6,13 +6,18 @@ export type Route =
   | { kind: 'standalone' } // on the session's GET stream
   | { kind: 'hold' }; // nowhere yet: keep it until the GET stream opens
 
+/**
+ * The HTTP stream that carries a request's answer: connected, disconnected but resumable (its events are
+ * stored and replayed when the client comes back with Last-Event-ID), or gone for good.
+ */
+export type StreamState = 'open' | 'resumable' | 'gone';
+
 /** A client request forwarded to the child and not yet answered, in arrival order. */
 export interface InflightRequest {
   id: RequestId;
   method: string;
   progressToken: string | number | undefined;
-  /** Whether the HTTP stream that carries its answer is still connected. */
-  streamOpen: boolean;
+  stream: StreamState;
   startedAt: number;
 }
 
@@ -23,12 +28,13 @@ function progressTokenOf(message: JSONRPCMessage): string | number | undefined {
 }
 
 /**
- * Rule: a child message that is not a response goes with the in-flight request that owns its progress
- * token, else with the oldest in-flight request, else on the GET stream, else it waits for the GET stream;
- * only requests whose stream is still connected count.
- * Why: stdio does not say which call a message belongs to, the SDK silently drops a related message whose
- * stream is gone, and the 2025-11-25 spec wants in-call messages (progress, sampling, elicitation) on the
- * caller's stream. Responses never come here: the transport routes them by id.
+ * Rule: a child message that is not a response goes with the in-flight request that owns its progress token
+ * (while that request's stream is open or resumable), else with the oldest request whose stream is open,
+ * else on the GET stream, else with the oldest request whose stream is resumable, else it waits for the GET
+ * stream. Why: stdio does not say which call a message belongs to; the SDK silently drops a message whose
+ * stream is gone; the 2025-11-25 spec wants in-call messages (progress, sampling, elicitation) on the
+ * caller's stream; and a resumable stream delivers late rather than never. Responses never come here: the
+ * transport routes them by id.
  */
 export function routeChildMessage(
   message: JSONRPCMessage,
@@ -37,13 +43,16 @@ export function routeChildMessage(
 ): Route {
   const token = progressTokenOf(message);
   let oldestOpen: InflightRequest | undefined;
+  let oldestResumable: InflightRequest | undefined;
   for (const request of inflight) {
-    if (!request.streamOpen) continue;
+    if (request.stream === 'gone') continue;
     if (token !== undefined && request.progressToken === token) return { kind: 'request', id: request.id };
-    oldestOpen ??= request;
+    if (request.stream === 'open') oldestOpen ??= request;
+    else oldestResumable ??= request;
   }
   if (oldestOpen) return { kind: 'request', id: oldestOpen.id };
-  return standaloneOpen ? { kind: 'standalone' } : { kind: 'hold' };
+  if (standaloneOpen) return { kind: 'standalone' };
+  return oldestResumable ? { kind: 'request', id: oldestResumable.id } : { kind: 'hold' };
 }
 
 /** Messages waiting for the GET stream, bounded: past the limit the oldest are dropped and counted. */

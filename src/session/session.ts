@@ -19,7 +19,8 @@ import type { Config } from '../config.js';
 import { ErrorCode } from '../http/errors.js';
 import { watchBody } from '../http/watch-body.js';
 import type { Logger } from '../log.js';
-import { PendingMessages, routeChildMessage, type InflightRequest } from './router.js';
+import { SessionEventStore, type EventBudget } from './event-store.js';
+import { PendingMessages, routeChildMessage, type InflightRequest, type StreamState } from './router.js';
 
 export type EndReason = 'deleted' | 'idle' | 'evicted' | 'child-exit' | 'child-output' | 'shutdown' | 'not-initialized';
 
@@ -35,6 +36,8 @@ export interface SessionOptions {
   log: Logger;
   guard: OrphanGuard;
   hooks: SessionHooks;
+  /** Shared by the event stores of all sessions; absent when resumability is off. */
+  eventBudget: EventBudget | undefined;
 }
 
 /** A request body as the endpoint read it: parsed when it was valid JSON, else the request to let the SDK answer it. */
@@ -58,6 +61,20 @@ function requestIdsIn(parsed: unknown): RequestId[] {
   return messages.filter((m): m is JSONRPCMessage => isJSONRPCRequest(m)).map((m) => (m as { id: RequestId }).id);
 }
 
+/** The protocol version a POST speaks: its header, or for initialize the version it asks for; the spec's default otherwise. */
+function protocolVersionOf(request: Request, parsed: unknown): string {
+  const header = request.headers.get('mcp-protocol-version');
+  if (header) return header;
+  const asked = (parsed as { method?: unknown; params?: { protocolVersion?: unknown } } | undefined)?.params?.protocolVersion;
+  return (parsed as { method?: unknown } | undefined)?.method === 'initialize' && typeof asked === 'string' ? asked : '2025-03-26';
+}
+
+/** The stream id the SDK (1.32) gives the standalone GET stream in its event store. */
+const STANDALONE_STREAM_ID = '_GET_stream';
+
+/** The SDK primes SSE streams with a resumable event id only for clients of this version or newer. */
+const FIRST_RESUMABLE_VERSION = '2025-11-25';
+
 function isEventStream(response: Response): boolean {
   return response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
 }
@@ -72,6 +89,9 @@ export class Session {
   private readonly transport: WebStandardStreamableHTTPServerTransport;
   private readonly channel: StdioChannel;
   private readonly inflight = new Map<RequestId, InflightRequest>();
+  private readonly store: SessionEventStore | undefined;
+  /** In-flight requests by the id of the SSE stream that carries their answers (resumable streams only). */
+  private readonly streamRequests = new Map<string, Set<RequestId>>();
   private readonly pending: PendingMessages;
   private standaloneOpen = false;
   private openStreams = 0;
@@ -98,6 +118,14 @@ export class Session {
     this.log = options.log.child({ pid: child.pid });
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.pending = new PendingMessages(config.pendingMessageLimit);
+    const resume = config.resume;
+    if (resume && options.eventBudget) {
+      this.store = new SessionEventStore({
+        maxEvents: resume.maxEventsPerSession,
+        maxBytes: resume.maxBytesPerSession,
+        budget: options.eventBudget,
+      });
+    }
     this.transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
@@ -108,6 +136,8 @@ export class Session {
       },
       keepAliveMs: config.keepAliveMs,
       maxRequestBodySize: config.maxBodyBytes,
+      eventStore: this.store,
+      retryInterval: this.store ? resume?.retryMs : undefined,
     });
     this.transport.onmessage = (message) => this.fromClient(message);
     this.transport.onerror = (error) => this.log.debug({ err: error.message }, 'transport rejected a request');
@@ -136,24 +166,31 @@ export class Session {
 
   async handlePost(body: ReadBody): Promise<Response> {
     this.lastUsedAt = Date.now();
-    const response = await this.transport.handleRequest(
-      body.request,
-      body.parsed === undefined ? undefined : { parsedBody: body.parsed },
-    );
-    if (!isEventStream(response)) return response;
     const ids = requestIdsIn(body.parsed);
-    return this.trackStream(response, () => {
-      for (const id of ids) {
-        const request = this.inflight.get(id);
-        if (request) request.streamOpen = false;
-      }
-    });
+    const resumable = this.store !== undefined && protocolVersionOf(body.request, body.parsed) >= FIRST_RESUMABLE_VERSION;
+    let streamId: string | undefined;
+    // The SDK stores the stream's priming event synchronously inside handleRequest: that names the stream.
+    if (this.store && resumable && ids.length > 0) this.store.onNewStream = (id) => (streamId ??= id);
+    const handling = this.transport.handleRequest(body.request, body.parsed === undefined ? undefined : { parsedBody: body.parsed });
+    if (this.store) this.store.onNewStream = undefined;
+    const response = await handling;
+    if (!isEventStream(response)) return response;
+    if (streamId !== undefined) this.streamRequests.set(streamId, new Set(ids.filter((id) => this.inflight.has(id))));
+    return this.trackStream(response, () => this.setStreamState(ids, streamId !== undefined ? 'resumable' : 'gone'));
   }
 
   async handleGet(request: Request): Promise<Response> {
     this.lastUsedAt = Date.now();
+    const lastEventId = request.headers.get('last-event-id');
+    const resumed = lastEventId !== null ? this.store?.streamIdOf(lastEventId) : undefined;
     const response = await this.transport.handleRequest(request);
     if (!isEventStream(response)) return response;
+    if (resumed !== undefined && resumed !== STANDALONE_STREAM_ID) {
+      // A POST stream resumed after a disconnect: its calls still in flight are reachable again.
+      const requests = this.streamRequests.get(resumed) ?? new Set<RequestId>();
+      this.setStreamState(requests, 'open');
+      return this.trackStream(response, () => this.setStreamState(requests, 'resumable'));
+    }
     this.standaloneOpen = true;
     this.flushPending();
     return this.trackStream(response, () => {
@@ -188,6 +225,8 @@ export class Session {
     }
     this.channel.stop();
     await this.transport.close();
+    this.store?.clear();
+    this.streamRequests.clear();
     const graceMs = reason === 'shutdown' ? Math.min(this.options.config.killGraceMs, this.options.config.shutdownTimeoutMs) : this.options.config.killGraceMs;
     await this.child.terminate(graceMs);
     const status = this.exitStatus ?? (await this.child.exited);
@@ -231,7 +270,7 @@ export class Session {
         id: message.id,
         method: message.method,
         progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
-        streamOpen: true,
+        stream: 'open',
         startedAt: Date.now(),
       });
       this.updateIdleTimer();
@@ -239,7 +278,7 @@ export class Session {
       this.cancelled((message.params as { requestId?: RequestId } | undefined)?.requestId);
     }
     if (!this.channel.send(message) && isJSONRPCRequest(message)) {
-      this.inflight.delete(message.id);
+      this.completed(message.id);
       void this.failRequest(message.id, 'child-exit');
     }
   }
@@ -250,19 +289,17 @@ export class Session {
    * otherwise stay open waiting for that answer.
    */
   private cancelled(requestId: RequestId | undefined): void {
-    if (requestId === undefined || !this.inflight.delete(requestId)) return;
+    if (requestId === undefined || !this.completed(requestId)) return;
     this.transport.closeSSEStream(requestId);
-    this.updateIdleTimer();
   }
 
   private fromChild(message: JSONRPCMessage): void {
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
       const id = (message as { id?: RequestId }).id;
-      if (id === undefined || !this.inflight.delete(id)) {
+      if (id === undefined || !this.completed(id)) {
         this.log.debug({ id }, 'dropped a response to no request in flight');
         return;
       }
-      this.updateIdleTimer();
       this.deliver(message, id);
       return;
     }
@@ -274,6 +311,23 @@ export class Session {
       return;
     }
     this.deliver(message, route.kind === 'request' ? route.id : undefined);
+  }
+
+  /** Forgets a request that got its answer (or was cancelled); false if it was not in flight. */
+  private completed(id: RequestId): boolean {
+    if (!this.inflight.delete(id)) return false;
+    for (const [streamId, ids] of this.streamRequests) {
+      if (ids.delete(id) && ids.size === 0) this.streamRequests.delete(streamId);
+    }
+    this.updateIdleTimer();
+    return true;
+  }
+
+  private setStreamState(ids: Iterable<RequestId>, state: StreamState): void {
+    for (const id of ids) {
+      const request = this.inflight.get(id);
+      if (request) request.stream = state;
+    }
   }
 
   private deliver(message: JSONRPCMessage, relatedRequestId: RequestId | undefined): void {

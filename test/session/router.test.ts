@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { PendingMessages, routeChildMessage, type InflightRequest } from '../../src/session/router.js';
+import { PendingMessages, routeChildMessage, type InflightRequest, type StreamState } from '../../src/session/router.js';
 
-const request = (id: number, progressToken?: string, streamOpen = true): InflightRequest => ({
+const request = (id: number, progressToken?: string, stream: StreamState = 'open'): InflightRequest => ({
   id,
   method: 'tools/call',
   progressToken,
-  streamOpen,
+  stream,
   startedAt: id,
 });
 const progress = (token: string): JSONRPCMessage => ({
@@ -24,8 +24,15 @@ describe('routeChildMessage', () => {
     expect(routeChildMessage(sampling, [request(1, 'a'), request(2, 'b')], true)).toEqual({ kind: 'request', id: 1 });
   });
   it('skips requests whose stream is gone', () => {
-    expect(routeChildMessage(progress('a'), [request(1, 'a', false), request(2, 'b')], true)).toEqual({ kind: 'request', id: 2 });
-    expect(routeChildMessage(sampling, [request(1, undefined, false)], true)).toEqual({ kind: 'standalone' });
+    expect(routeChildMessage(progress('a'), [request(1, 'a', 'gone'), request(2, 'b')], true)).toEqual({ kind: 'request', id: 2 });
+    expect(routeChildMessage(sampling, [request(1, undefined, 'gone')], true)).toEqual({ kind: 'standalone' });
+  });
+  it('keeps progress with its owner while the owner can resume, but prefers live streams for the rest', () => {
+    const inflight = [request(1, 'a', 'resumable'), request(2, 'b')];
+    expect(routeChildMessage(progress('a'), inflight, true)).toEqual({ kind: 'request', id: 1 });
+    expect(routeChildMessage(sampling, inflight, true)).toEqual({ kind: 'request', id: 2 });
+    expect(routeChildMessage(sampling, [request(1, 'a', 'resumable')], true)).toEqual({ kind: 'standalone' });
+    expect(routeChildMessage(sampling, [request(1, 'a', 'resumable')], false)).toEqual({ kind: 'request', id: 1 });
   });
   it('uses the GET stream when nothing is in flight, and holds when that is closed too', () => {
     expect(routeChildMessage(sampling, [], true)).toEqual({ kind: 'standalone' });
