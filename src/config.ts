@@ -1,11 +1,12 @@
 /** The one typed configuration object: built by the CLI, passed down, never read from process.env elsewhere. */
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'json' | 'pretty';
 
 export interface ChildCommand {
   command: string;
   args: string[];
-  /** Human-readable origin of the command, for logs ("argv", "mcp-nixos on PATH", …). */
+  /** Human-readable origin of the command, for logs ("command line", "mcp-nixos on PATH", …). */
   source: string;
 }
 
@@ -18,17 +19,19 @@ export interface Config {
   allowedOrigins: string[];
   /** Host names (no port, lowercase) allowed in the Host header besides the loopback names. */
   allowedHosts: string[];
+  /** File of bearer tokens, one per line; `undefined`: no authentication. */
+  authTokenFile: string | undefined;
+  /** Peers (CIDR ranges) whose CF-Connecting-IP / X-Forwarded-For headers name the client. */
+  trustProxy: string[];
+  limits: Limits;
   idleTimeoutMs: number;
-  maxSessions: number;
-  maxBodyBytes: number;
-  /** Longest line the child may write on stdout before its session is ended. */
-  maxChildLineBytes: number;
-  /** Messages kept per session while no stream can take them (before the GET stream opens). */
-  pendingMessageLimit: number;
   keepAliveMs: number;
   killGraceMs: number;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Where Prometheus metrics are served; `undefined`: nowhere. */
+  metricsListen: { host: string; port: number } | undefined;
   child: ChildCommand;
   /** The child's complete environment. */
   childEnv: Record<string, string>;
@@ -37,6 +40,30 @@ export interface Config {
   resume: ResumeConfig | undefined;
   /** systemd's notification socket (NOTIFY_SOCKET) when run as a Type=notify service. */
   notifySocket: string | undefined;
+  /** systemd's watchdog interval (WATCHDOG_USEC) in ms when it watches this process. */
+  watchdogMs: number | undefined;
+}
+
+/** Everything that bounds what one client, one session or the whole bridge may use. */
+export interface Limits {
+  maxSessions: number;
+  maxSessionsPerClient: number;
+  maxInflightPerSession: number;
+  /** New sessions per client per minute; 0: unlimited. */
+  sessionsPerMinute: number;
+  /** HTTP requests per client per minute; 0: unlimited. */
+  requestsPerMinute: number;
+  requestTimeoutMs: number;
+  maxBodyBytes: number;
+  /** Longest line the child may write on stdout before its session is ended. */
+  maxChildLineBytes: number;
+  /** Messages kept per session while no stream can take them (before the GET stream opens). */
+  pendingMessages: number;
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request (headers and body). */
+  requestReceiveTimeoutMs: number;
+  maxHeaderBytes: number;
 }
 
 export interface ResumeConfig {
@@ -56,9 +83,17 @@ export const DEFAULTS = {
   path: '/mcp',
   idleTimeoutSeconds: 600,
   maxSessions: 32,
+  maxSessionsPerClient: 8,
+  maxInflightPerSession: 32,
+  sessionsPerMinute: 30,
+  requestsPerMinute: 1200,
+  requestTimeoutSeconds: 300,
   maxBodyBytes: 4 * 1024 * 1024,
   maxChildLineBytes: 16 * 1024 * 1024,
-  pendingMessageLimit: 1000,
+  pendingMessages: 1000,
+  headersTimeoutSeconds: 10,
+  requestReceiveTimeoutSeconds: 30,
+  maxHeaderBytes: 16 * 1024,
   keepAliveMs: 15_000,
   killGraceSeconds: 5,
   shutdownTimeoutSeconds: 10,

@@ -19,3 +19,10 @@ export function createNotifier(socket: string | undefined, log: Logger): Notifie
       });
     });
 }
+
+/** Keeps systemd's watchdog fed from the event loop: a blocked loop stops the pings and systemd restarts us. */
+export function startWatchdog(notify: Notifier, intervalMs: number): NodeJS.Timeout {
+  const timer = setInterval(() => void notify('WATCHDOG=1'), Math.max(100, intervalMs / 2));
+  timer.unref();
+  return timer;
+}

@@ -16,6 +16,8 @@ export interface StdioChannelEvents {
   /** stdout grew past the line limit without a newline: the channel stops reading. */
   overflow(error: Error): void;
   stderrLine(line: string): void;
+  /** Bytes read from stdout and written to stdin, for the metrics. */
+  traffic(direction: 'in' | 'out', bytes: number): void;
 }
 
 export class StdioChannel {
@@ -36,7 +38,9 @@ export class StdioChannel {
   /** Writes one message to the child's stdin; false when the child can no longer take input. */
   send(message: JSONRPCMessage): boolean {
     if (this.stopped || !this.child.stdin.writable) return false;
-    this.child.stdin.write(serializeMessage(message));
+    const line = serializeMessage(message);
+    this.child.stdin.write(line);
+    this.events.traffic('out', Buffer.byteLength(line));
     return true;
   }
 
@@ -47,6 +51,7 @@ export class StdioChannel {
 
   private onStdout(chunk: Buffer): void {
     if (this.stopped) return;
+    this.events.traffic('in', chunk.length);
     try {
       this.buffer.append(chunk);
     } catch (error) {

@@ -1,6 +1,5 @@
 /** With no command given, the bridge serves mcp-nixos, found the first way that works on this machine. */
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findOnPath } from '../child/find-command.js';
 import { ConfigError, type ChildCommand } from '../config.js';
 
 /** mcp-nixos speaks stdio only when told to, and FastMCP prints banners and update checks unless told not to. */
@@ -11,20 +10,6 @@ export const MCP_NIXOS_ENVIRONMENT: Record<string, string> = {
   FASTMCP_CHECK_FOR_UPDATES: 'off',
   FASTMCP_ENV_FILE: '/dev/null',
 };
-
-export function findOnPath(name: string, pathVariable: string | undefined): string | undefined {
-  for (const dir of (pathVariable ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here; try the next directory
-    }
-  }
-  return undefined;
-}
 
 /** Order: an installed mcp-nixos, then uvx (PyPI), then nix run (nixpkgs); each needs less set up than the next. */
 export function resolveDefaultServer(pathVariable: string | undefined): ChildCommand {

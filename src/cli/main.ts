@@ -17,5 +17,5 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${parsed.output}\n`);
     return;
   }
-  await runBridge(parsed.config, createLogger(parsed.config.logLevel));
+  await runBridge(parsed.config, createLogger(parsed.config.logLevel, parsed.config.logFormat));
 }

@@ -1,9 +1,11 @@
 /** The command line and MCP_BRIDGE_* environment variables, turned into one validated Config. */
 import { statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { buildChildEnvironment, parseEnvAssignment } from '../child/environment.js';
-import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogLevel } from '../config.js';
+import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogFormat, type LogLevel } from '../config.js';
+import { isLoopbackHost } from '../http/guards.js';
 import { MCP_NIXOS_ENVIRONMENT, resolveDefaultServer } from './default-server.js';
 
 const LOG_LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -39,14 +41,51 @@ function buildParser(argv: string[]) {
         type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
         describe: 'Also allow this Host name, e.g. a tunnel hostname (repeatable)',
       },
-      'max-body-size': { type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Security:' },
+      'auth-token-file': {
+        type: 'string', group: 'Security:',
+        describe: 'Require "Authorization: Bearer <token>" with a token from this file (one per line; re-read on SIGHUP)',
+      },
+      'allow-unauthenticated': {
+        type: 'boolean', default: false, group: 'Security:',
+        describe: 'Allow a non-loopback --host without --auth-token-file',
+      },
+      'trust-proxy': {
+        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
+        describe: 'Peers in this CIDR range (repeatable) may name the client with CF-Connecting-IP / X-Forwarded-For',
+      },
+      'max-body-size': { type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Limits:' },
+      'max-sessions-per-client': {
+        type: 'number', default: DEFAULTS.maxSessionsPerClient, group: 'Limits:',
+        describe: 'Most concurrent sessions of one client address',
+      },
+      'max-inflight': {
+        type: 'number', default: DEFAULTS.maxInflightPerSession, group: 'Limits:',
+        describe: 'Most requests in flight per session (429 above)',
+      },
+      'sessions-per-minute': {
+        type: 'number', default: DEFAULTS.sessionsPerMinute, group: 'Limits:',
+        describe: 'New sessions per client address per minute (429 above; 0: no limit)',
+      },
+      'requests-per-minute': {
+        type: 'number', default: DEFAULTS.requestsPerMinute, group: 'Limits:',
+        describe: 'HTTP requests per client address per minute (429 above; 0: no limit)',
+      },
+      'request-timeout': {
+        type: 'number', default: DEFAULTS.requestTimeoutSeconds, group: 'Limits:',
+        describe: 'Seconds a request may wait for the server; then it is cancelled and answered with an error',
+      },
+      'headers-timeout': {
+        type: 'number', default: DEFAULTS.headersTimeoutSeconds, group: 'Limits:',
+        describe: 'Seconds a client has to send its request headers',
+      },
+      'max-header-size': { type: 'number', default: DEFAULTS.maxHeaderBytes, describe: 'Largest request header block in bytes', group: 'Limits:' },
       'idle-timeout': {
         type: 'number', default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
         describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
       },
-      'max-sessions': { type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Sessions:' },
+      'max-sessions': { type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
       'max-line-size': {
-        type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Sessions:',
+        type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Limits:',
         describe: 'Longest stdout line in bytes a child may write before its session is ended',
       },
       env: {
@@ -64,6 +103,14 @@ function buildParser(argv: string[]) {
       },
       'kill-grace': { type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
       'log-level': { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
+      'log-format': {
+        type: 'string', choices: ['json', 'pretty'], group: 'Operation:',
+        describe: 'JSON lines, or human-readable lines (the default when stderr is a terminal)',
+      },
+      'metrics-listen': {
+        type: 'string', group: 'Operation:',
+        describe: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); off by default',
+      },
       'shutdown-timeout': { type: 'number', default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
     })
     .example('$0', 'serve mcp-nixos on http://127.0.0.1:8080/mcp')
@@ -96,6 +143,29 @@ function seconds(name: string, value: number, { allowZero = false } = {}): numbe
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new ConfigError(`--${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`--${name} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+/** `HOST:PORT` (IPv6 in brackets) for the metrics listener. */
+function listenAddress(name: string, text: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d+)$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (!match || port < 0 || port > 65535) throw new ConfigError(`--${name} must be HOST:PORT, got "${text}"`);
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+function cidr(text: string): string {
+  const [address, bits, extra] = text.trim().split('/');
+  const family = isIP(address);
+  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+  if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+    throw new ConfigError(`--trust-proxy must be an address or CIDR range like 10.0.0.0/8, got "${text}"`);
+  }
+  return `${address}/${prefix}`;
 }
 
 /** Path as served: leading slash, no trailing slash (the root stays "/"). */
@@ -169,7 +239,12 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
     }),
   );
   const { child, defaults } = chooseCommand(commandWords, env);
-  const maxBodyBytes = positiveInteger('max-body-size', parsed.maxBodySize);
+  const authTokenFile = parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile);
+  if (!isLoopbackHost(parsed.host) && authTokenFile === undefined && !parsed.allowUnauthenticated) {
+    throw new ConfigError(
+      `--host ${parsed.host} is not a loopback address: set --auth-token-file, or --allow-unauthenticated to serve it without authentication on purpose`,
+    );
+  }
 
   return {
     kind: 'run',
@@ -179,20 +254,43 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       path: normalisePath(parsed.path),
       allowedOrigins: parsed.allowedOrigin.map(normaliseOrigin),
       allowedHosts: parsed.allowedHost.map(normaliseHostName),
+      authTokenFile,
+      trustProxy: parsed.trustProxy.map(cidr),
+      limits: {
+        maxSessions: positiveInteger('max-sessions', parsed.maxSessions),
+        maxSessionsPerClient: positiveInteger('max-sessions-per-client', parsed.maxSessionsPerClient),
+        maxInflightPerSession: positiveInteger('max-inflight', parsed.maxInflight),
+        sessionsPerMinute: nonNegativeInteger('sessions-per-minute', parsed.sessionsPerMinute),
+        requestsPerMinute: nonNegativeInteger('requests-per-minute', parsed.requestsPerMinute),
+        requestTimeoutMs: seconds('request-timeout', parsed.requestTimeout),
+        maxBodyBytes: positiveInteger('max-body-size', parsed.maxBodySize),
+        maxChildLineBytes: positiveInteger('max-line-size', parsed.maxLineSize),
+        pendingMessages: DEFAULTS.pendingMessages,
+        headersTimeoutMs: seconds('headers-timeout', parsed.headersTimeout),
+        requestReceiveTimeoutMs: Math.max(seconds('headers-timeout', parsed.headersTimeout), DEFAULTS.requestReceiveTimeoutSeconds * 1000),
+        maxHeaderBytes: positiveInteger('max-header-size', parsed.maxHeaderSize),
+      },
       idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
-      maxSessions: positiveInteger('max-sessions', parsed.maxSessions),
-      maxBodyBytes,
-      maxChildLineBytes: positiveInteger('max-line-size', parsed.maxLineSize),
-      pendingMessageLimit: DEFAULTS.pendingMessageLimit,
       keepAliveMs: DEFAULTS.keepAliveMs,
       killGraceMs: seconds('kill-grace', parsed.killGrace, { allowZero: true }),
       shutdownTimeoutMs: seconds('shutdown-timeout', parsed.shutdownTimeout, { allowZero: true }),
       logLevel: parsed.logLevel as LogLevel,
+      logFormat: (parsed.logFormat as LogFormat | undefined) ?? (process.stderr.isTTY ? 'pretty' : 'json'),
+      metricsListen: parsed.metricsListen === undefined ? undefined : listenAddress('metrics-listen', parsed.metricsListen),
       child,
       childEnv: buildChildEnvironment(env, { passEnv: parsed.passEnv, set, defaults }),
       childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
       resume: parsed.resume ? DEFAULTS.resume : undefined,
       notifySocket: env.NOTIFY_SOCKET || undefined,
+      watchdogMs: watchdogInterval(env),
     },
   };
+}
+
+/** systemd's watchdog applies to this process when WATCHDOG_USEC is set and WATCHDOG_PID, if set, is us. */
+function watchdogInterval(env: NodeJS.ProcessEnv): number | undefined {
+  const usec = Number(env.WATCHDOG_USEC);
+  if (!env.WATCHDOG_USEC || !Number.isFinite(usec) || usec <= 0) return undefined;
+  if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== process.pid) return undefined;
+  return usec / 1000;
 }

@@ -66,12 +66,14 @@ export function isOriginAllowed(origin: string | undefined, policy: GuardPolicy)
   return policy.loopbackBind && (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
 }
 
-export function guards(policy: GuardPolicy): MiddlewareHandler {
+export function guards(policy: GuardPolicy, rejected: (reason: 'host' | 'origin') => void): MiddlewareHandler {
   return async (c, next) => {
     if (!isHostAllowed(c.req.header('host'), policy)) {
+      rejected('host');
       return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Host not allowed', { id: undefined });
     }
     if (!isOriginAllowed(c.req.header('origin'), policy)) {
+      rejected('origin');
       return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Origin not allowed', { id: undefined });
     }
     await next();

@@ -2,20 +2,25 @@
 import { readRequestBody, requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { isInitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { CapacityError, type Reservation, type SessionRegistry } from '../session/registry.js';
 import type { ReadBody, Session } from '../session/session.js';
 import { ErrorCode, jsonRpcError, sessionNotFound } from './errors.js';
+import type { ClientRateLimit } from './rate-limits.js';
 
 export interface EndpointDeps {
   registry: SessionRegistry;
   maxBodyBytes: number;
-  /** Starts a session (spawning its child) in the reserved place; rejects when the command cannot start. */
-  startSession(reservation: Reservation): Promise<Session>;
+  /** New sessions per client. */
+  sessionRate: ClientRateLimit;
+  /** Starts a session for `client` (spawning its child) in the reserved place; rejects when the command cannot start. */
+  startSession(reservation: Reservation, client: string): Promise<Session>;
+  metrics: Metrics;
   log: Logger;
 }
 
 /** Seconds a client should wait before retrying when every session is busy. */
-const RETRY_AFTER_SECONDS = '5';
+const BUSY_RETRY_SECONDS = '5';
 
 const missingSession = () =>
   jsonRpcError(400, ErrorCode.BadRequest, 'Bad Request: Mcp-Session-Id header is required');
@@ -25,43 +30,61 @@ function requestIdOf(body: unknown): string | number | null {
   return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
-async function readBody(request: Request, maxBytes: number): Promise<ReadBody | Response> {
-  const body = await readRequestBody(request, maxBytes);
-  if (body.tooLarge) return jsonRpcError(413, ErrorCode.BadRequest, requestBodyTooLargeMessage(maxBytes));
-  try {
-    return { request, parsed: JSON.parse(body.text) as unknown };
-  } catch {
-    // Not JSON: hand the SDK an unread copy so that it answers in its own order (406, 415, then 400).
-    return { request: new Request(request.url, { method: request.method, headers: request.headers, body: body.text }) };
+export type Endpoint = (request: Request, client: string) => Promise<Response>;
+
+export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
+  const { registry, metrics, log } = deps;
+
+  async function readBody(request: Request): Promise<ReadBody | Response> {
+    const body = await readRequestBody(request, deps.maxBodyBytes);
+    if (body.tooLarge) {
+      metrics.rejected('size');
+      return jsonRpcError(413, ErrorCode.BadRequest, requestBodyTooLargeMessage(deps.maxBodyBytes));
+    }
+    try {
+      return { request, parsed: JSON.parse(body.text) as unknown };
+    } catch {
+      // Not JSON: hand the SDK an unread copy so that it answers in its own order (406, 415, then 400).
+      return { request: new Request(request.url, { method: request.method, headers: request.headers, body: body.text }) };
+    }
   }
-}
 
-export function createMcpEndpoint(deps: EndpointDeps): (request: Request) => Promise<Response> {
-  const { registry, log } = deps;
-
-  async function startWithInitialize(body: ReadBody): Promise<Response> {
+  async function startWithInitialize(body: ReadBody, client: string): Promise<Response> {
     const message = body.parsed as { method?: unknown } | undefined;
-    if (message?.method !== 'initialize') return missingSession();
+    if (message?.method !== 'initialize') {
+      metrics.rejected('session');
+      return missingSession();
+    }
     const id = requestIdOf(message);
     if (!isJSONRPCRequest(message) || !isInitializeRequest(message)) {
       return jsonRpcError(400, ErrorCode.InvalidParams, 'Invalid initialize request: protocolVersion, capabilities and clientInfo are required', {
         id,
       });
     }
+    const wait = await deps.sessionRate.take(client);
+    if (wait !== undefined) {
+      metrics.rejected('rate');
+      return jsonRpcError(429, ErrorCode.BadRequest, 'Too Many Requests: too many new sessions from this client', {
+        id,
+        headers: { 'Retry-After': String(wait) },
+      });
+    }
     let reservation: Reservation;
     try {
-      reservation = registry.reserve();
+      reservation = registry.reserve(client);
     } catch (error) {
       if (!(error instanceof CapacityError)) throw error;
-      log.warn('session cap reached with every session busy; refusing a new session');
-      return jsonRpcError(503, ErrorCode.BadRequest, `Service Unavailable: ${error.message}, try again later`, {
+      metrics.rejected('cap');
+      log.warn({ client, scope: error.scope }, 'session cap reached with every session busy; refusing a new session');
+      const [status, text] = error.scope === 'client' ? [429, 'Too Many Requests'] : [503, 'Service Unavailable'];
+      return jsonRpcError(status, ErrorCode.BadRequest, `${text}: ${error.message}, try again later`, {
         id,
-        headers: { 'Retry-After': RETRY_AFTER_SECONDS },
+        headers: { 'Retry-After': BUSY_RETRY_SECONDS },
       });
     }
     let session: Session;
     try {
-      session = await deps.startSession(reservation);
+      session = await deps.startSession(reservation, client);
     } catch (error) {
       reservation.release();
       log.error({ err: (error as Error).message }, 'MCP server command could not be started');
@@ -75,24 +98,27 @@ export function createMcpEndpoint(deps: EndpointDeps): (request: Request) => Pro
     return response;
   }
 
-  async function post(request: Request): Promise<Response> {
-    const body = await readBody(request, deps.maxBodyBytes);
-    if (body instanceof Response) return body;
+  function findSession(request: Request): Session | Response {
     const sessionId = request.headers.get('mcp-session-id');
-    if (sessionId === null) {
-      if (body.parsed === undefined) return jsonRpcError(400, ErrorCode.ParseError, 'Parse error: Invalid JSON');
-      return startWithInitialize(body);
-    }
-    const session = registry.get(sessionId);
-    return session ? session.handlePost(body) : sessionNotFound();
+    const session = sessionId === null ? undefined : registry.get(sessionId);
+    if (session) return session;
+    metrics.rejected('session');
+    return sessionId === null ? missingSession() : sessionNotFound();
   }
 
-  return async (request) => {
-    if (request.method === 'POST') return post(request);
-    const sessionId = request.headers.get('mcp-session-id');
-    if (sessionId === null) return missingSession();
-    const session = registry.get(sessionId);
-    if (!session) return sessionNotFound();
+  return async (request, client) => {
+    if (request.method === 'POST') {
+      const body = await readBody(request);
+      if (body instanceof Response) return body;
+      if (!request.headers.has('mcp-session-id')) {
+        if (body.parsed === undefined) return jsonRpcError(400, ErrorCode.ParseError, 'Parse error: Invalid JSON');
+        return startWithInitialize(body, client);
+      }
+      const session = findSession(request);
+      return session instanceof Response ? session : session.handlePost(body);
+    }
+    const session = findSession(request);
+    if (session instanceof Response) return session;
     return request.method === 'GET' ? session.handleGet(request) : session.handleDelete(request);
   };
 }

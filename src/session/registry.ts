@@ -1,8 +1,16 @@
-/** All live sessions: lookup by id, the session cap with LRU eviction, and ending them all on shutdown. */
+/** All live sessions: lookup by id, the session caps (global and per client) with LRU eviction, ending them all. */
 import type { Session } from './session.js';
 
-/** The cap is reached and every session is busy. */
-export class CapacityError extends Error {}
+/** A cap is reached and nothing under it can be evicted. */
+export class CapacityError extends Error {
+  constructor(
+    message: string,
+    /** `client`: this client's own cap; `bridge`: the global one. */
+    readonly scope: 'client' | 'bridge',
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Rule: evict the least recently used idle session; a session with a call in flight or a stream open is never
@@ -22,38 +30,54 @@ export interface Reservation {
   release(): void;
 }
 
+export interface RegistryLimits {
+  maxSessions: number;
+  maxSessionsPerClient: number;
+}
+
 export class SessionRegistry {
-  /** Sessions that count toward the cap: started and not yet ending. */
+  /** Sessions that count toward the caps: started and not yet ending. */
   private readonly live = new Set<Session>();
   private readonly byId = new Map<string, Session>();
   /** Sessions still shutting their child down. */
   private readonly ending = new Set<Session>();
-  /** Places reserved for sessions whose child is being spawned. */
-  private starting = 0;
+  /** Places reserved for sessions whose child is being spawned, by client address. */
+  private readonly starting = new Map<string, number>();
+  private startingTotal = 0;
 
-  constructor(private readonly maxSessions: number) {}
+  constructor(private readonly limits: RegistryLimits) {}
 
   get size(): number {
     return this.live.size;
   }
 
+  /** Whether a new session could be served now: a free place, or an idle session to evict. */
+  hasRoom(): boolean {
+    return this.live.size + this.startingTotal < this.limits.maxSessions || pickEvictionVictim(this.live) !== undefined;
+  }
+
   /**
-   * Takes a place for a session about to start, evicting an idle one at the cap; throws CapacityError when
-   * every session is busy. Places are taken before the child is spawned, so concurrent initializes cannot
-   * overshoot the cap.
+   * Takes a place for a session about to start for `client`, evicting an idle session at a cap (the client's
+   * own first, when its own cap is the one reached); throws CapacityError when nothing can go. Places are
+   * taken before the child is spawned, so concurrent initializes cannot overshoot a cap.
    */
-  reserve(): Reservation {
-    if (this.live.size + this.starting >= this.maxSessions) {
-      const victim = pickEvictionVictim(this.live);
-      if (!victim) throw new CapacityError(`all ${this.maxSessions} sessions are busy`);
-      void victim.end('evicted');
+  reserve(client: string): Reservation {
+    const own = [...this.live].filter((session) => session.clientAddress === client);
+    if (own.length + (this.starting.get(client) ?? 0) >= this.limits.maxSessionsPerClient) {
+      this.evictOrThrow(own, new CapacityError(`this client already has ${this.limits.maxSessionsPerClient} busy sessions`, 'client'));
+    } else if (this.live.size + this.startingTotal >= this.limits.maxSessions) {
+      this.evictOrThrow(this.live, new CapacityError(`all ${this.limits.maxSessions} sessions are busy`, 'bridge'));
     }
-    this.starting++;
+    this.starting.set(client, (this.starting.get(client) ?? 0) + 1);
+    this.startingTotal++;
     let settled = false;
     const settle = () => {
       if (settled) return false;
       settled = true;
-      this.starting--;
+      this.startingTotal--;
+      const left = (this.starting.get(client) ?? 1) - 1;
+      if (left > 0) this.starting.set(client, left);
+      else this.starting.delete(client);
       return true;
     };
     return {
@@ -89,5 +113,11 @@ export class SessionRegistry {
     const done = await Promise.race([all, timeout]);
     clearTimeout(timer);
     return done;
+  }
+
+  private evictOrThrow(candidates: Iterable<Session>, error: CapacityError): void {
+    const victim = pickEvictionVictim(candidates);
+    if (!victim) throw error;
+    void victim.end('evicted');
   }
 }

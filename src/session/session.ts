@@ -16,9 +16,10 @@ import { ChildProcess, type ExitStatus } from '../child/child-process.js';
 import type { OrphanGuard } from '../child/orphan-guard.js';
 import { StdioChannel } from '../child/stdio-channel.js';
 import type { Config } from '../config.js';
-import { ErrorCode } from '../http/errors.js';
+import { ErrorCode, jsonRpcError } from '../http/errors.js';
 import { watchBody } from '../http/watch-body.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { SessionEventStore, type EventBudget } from './event-store.js';
 import { PendingMessages, routeChildMessage, type InflightRequest, type StreamState } from './router.js';
 
@@ -38,6 +39,9 @@ export interface SessionOptions {
   hooks: SessionHooks;
   /** Shared by the event stores of all sessions; absent when resumability is off. */
   eventBudget: EventBudget | undefined;
+  metrics: Metrics;
+  /** The client address that opened the session (for per-client limits). */
+  clientAddress: string;
 }
 
 /** A request body as the endpoint read it: parsed when it was valid JSON, else the request to let the SDK answer it. */
@@ -55,6 +59,9 @@ const END_MESSAGES: Record<EndReason, string> = {
   shutdown: 'the bridge is shutting down',
   'not-initialized': 'the session was never initialized',
 };
+
+/** Error code the SDK uses for a request that timed out. */
+const REQUEST_TIMEOUT = -32001;
 
 function requestIdsIn(parsed: unknown): RequestId[] {
   const messages = Array.isArray(parsed) ? parsed : [parsed];
@@ -89,6 +96,7 @@ export class Session {
   private readonly transport: WebStandardStreamableHTTPServerTransport;
   private readonly channel: StdioChannel;
   private readonly inflight = new Map<RequestId, InflightRequest>();
+  private readonly timeouts = new Map<RequestId, NodeJS.Timeout>();
   private readonly store: SessionEventStore | undefined;
   /** In-flight requests by the id of the SSE stream that carries their answers (resumable streams only). */
   private readonly streamRequests = new Map<string, Set<RequestId>>();
@@ -107,17 +115,23 @@ export class Session {
       cwd: options.config.childCwd,
       guard: options.guard,
     });
+    options.metrics.childSpawned();
     return new Session(child, options);
+  }
+
+  get clientAddress(): string {
+    return this.options.clientAddress;
   }
 
   private constructor(
     private readonly child: ChildProcess,
     private readonly options: SessionOptions,
   ) {
-    const { config } = options;
+    const { config, metrics } = options;
     this.log = options.log.child({ pid: child.pid });
+    metrics.sessionStarted();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    this.pending = new PendingMessages(config.pendingMessageLimit);
+    this.pending = new PendingMessages(config.limits.pendingMessages);
     const resume = config.resume;
     if (resume && options.eventBudget) {
       this.store = new SessionEventStore({
@@ -135,14 +149,14 @@ export class Session {
         options.hooks.initialized(this);
       },
       keepAliveMs: config.keepAliveMs,
-      maxRequestBodySize: config.maxBodyBytes,
+      maxRequestBodySize: config.limits.maxBodyBytes,
       eventStore: this.store,
       retryInterval: this.store ? resume?.retryMs : undefined,
     });
     this.transport.onmessage = (message) => this.fromClient(message);
     this.transport.onerror = (error) => this.log.debug({ err: error.message }, 'transport rejected a request');
     void this.transport.start();
-    this.channel = new StdioChannel(child, config.maxChildLineBytes, {
+    this.channel = new StdioChannel(child, config.limits.maxChildLineBytes, {
       message: (message) => this.fromChild(message),
       invalidLine: (error) => this.log.warn({ err: error.message.slice(0, 200) }, 'skipped a stdout line that is not JSON-RPC'),
       overflow: (error) => {
@@ -150,8 +164,12 @@ export class Session {
         void this.end('child-output');
       },
       stderrLine: (line) => this.log.info({ stderr: line }, 'child stderr'),
+      traffic: (direction, bytes) => metrics.relayed(direction === 'in' ? 'to_client' : 'to_child', 0, bytes),
     });
-    void child.exited.then((status) => this.onChildExit(status));
+    void child.exited.then((status) => {
+      metrics.childExited(status);
+      this.onChildExit(status);
+    });
     this.updateIdleTimer();
   }
 
@@ -167,6 +185,14 @@ export class Session {
   async handlePost(body: ReadBody): Promise<Response> {
     this.lastUsedAt = Date.now();
     const ids = requestIdsIn(body.parsed);
+    const limit = this.options.config.limits.maxInflightPerSession;
+    if (ids.length > 0 && this.inflight.size + ids.length > limit) {
+      this.options.metrics.rejected('inflight');
+      return jsonRpcError(429, ErrorCode.BadRequest, `Too Many Requests: at most ${limit} requests may be in flight per session`, {
+        id: ids[0],
+        headers: { 'Retry-After': '1' },
+      });
+    }
     const resumable = this.store !== undefined && protocolVersionOf(body.request, body.parsed) >= FIRST_RESUMABLE_VERSION;
     let streamId: string | undefined;
     // The SDK stores the stream's priming event synchronously inside handleRequest: that names the stream.
@@ -218,6 +244,8 @@ export class Session {
   private async finish(reason: EndReason): Promise<void> {
     const failures = [...this.inflight.keys()].map((id) => this.failRequest(id, reason));
     this.inflight.clear();
+    for (const timer of this.timeouts.values()) clearTimeout(timer);
+    this.timeouts.clear();
     await Promise.allSettled(failures);
     const { messages, dropped } = this.pending.take();
     if (messages.length + dropped > 0) {
@@ -231,6 +259,7 @@ export class Session {
     await this.child.terminate(graceMs);
     const status = this.exitStatus ?? (await this.child.exited);
     this.state = 'ended';
+    this.options.metrics.sessionEnded(reason);
     this.log.info(
       { reason, durationMs: Date.now() - this.startedAt, exitCode: status.code, signal: status.signal },
       'session ended',
@@ -273,10 +302,12 @@ export class Session {
         stream: 'open',
         startedAt: Date.now(),
       });
+      this.timeouts.set(message.id, this.startTimeout(message.id));
       this.updateIdleTimer();
     } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
       this.cancelled((message.params as { requestId?: RequestId } | undefined)?.requestId);
     }
+    this.options.metrics.relayed('to_child', 1, 0);
     if (!this.channel.send(message) && isJSONRPCRequest(message)) {
       this.completed(message.id);
       void this.failRequest(message.id, 'child-exit');
@@ -294,8 +325,11 @@ export class Session {
   }
 
   private fromChild(message: JSONRPCMessage): void {
+    this.options.metrics.relayed('to_client', 1, 0);
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
       const id = (message as { id?: RequestId }).id;
+      const request = id === undefined ? undefined : this.inflight.get(id);
+      if (request) this.recordAnswer(request);
       if (id === undefined || !this.completed(id)) {
         this.log.debug({ id }, 'dropped a response to no request in flight');
         return;
@@ -305,8 +339,8 @@ export class Session {
     }
     const route = routeChildMessage(message, this.inflight.values(), this.standaloneOpen);
     if (route.kind === 'hold') {
-      if (this.pending.push(message) && this.pending.size === this.options.config.pendingMessageLimit) {
-        this.log.warn({ limit: this.options.config.pendingMessageLimit }, 'no stream open: dropping the oldest waiting messages');
+      if (this.pending.push(message) && this.pending.size === this.options.config.limits.pendingMessages) {
+        this.log.warn({ limit: this.options.config.limits.pendingMessages }, 'no stream open: dropping the oldest waiting messages');
       }
       return;
     }
@@ -316,11 +350,36 @@ export class Session {
   /** Forgets a request that got its answer (or was cancelled); false if it was not in flight. */
   private completed(id: RequestId): boolean {
     if (!this.inflight.delete(id)) return false;
+    clearTimeout(this.timeouts.get(id));
+    this.timeouts.delete(id);
     for (const [streamId, ids] of this.streamRequests) {
       if (ids.delete(id) && ids.size === 0) this.streamRequests.delete(streamId);
     }
     this.updateIdleTimer();
     return true;
+  }
+
+  private recordAnswer(request: InflightRequest): void {
+    const now = Date.now();
+    this.options.metrics.requestDone(request.method, (now - request.startedAt) / 1000);
+    if (request.method === 'initialize') this.options.metrics.initialized((now - this.startedAt) / 1000);
+  }
+
+  /**
+   * Rule: a request unanswered after --request-timeout is cancelled at the child and answered with an error.
+   * Why: a hung server must not hold a client (or a session's in-flight slot) forever; 300 s is claude.ai's own limit.
+   */
+  private startTimeout(id: RequestId): NodeJS.Timeout {
+    const ms = this.options.config.limits.requestTimeoutMs;
+    const timer = setTimeout(() => {
+      if (!this.completed(id)) return;
+      this.options.metrics.rejected('timeout');
+      this.log.warn({ id, timeoutMs: ms }, 'request timed out; cancelling it');
+      this.channel.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: `timed out after ${ms / 1000} s` } });
+      this.deliver({ jsonrpc: '2.0', id, error: { code: REQUEST_TIMEOUT, message: `Request timed out after ${ms / 1000} s` } }, id);
+    }, ms);
+    timer.unref();
+    return timer;
   }
 
   private setStreamState(ids: Iterable<RequestId>, state: StreamState): void {

@@ -1,31 +1,19 @@
 /** sd_notify: READY=1 once the bridge accepts connections, STOPPING=1 on shutdown, over a real datagram socket. */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { startNotifyListener, type NotifyListener } from '../helpers/notify-listener.js';
 import { rawInitialize } from '../helpers/client.js';
 
-const cleanups: Array<() => void> = [];
+const listeners: NotifyListener[] = [];
 afterEach(async () => {
   await stopAllBridges();
-  for (const cleanup of cleanups.splice(0)) cleanup();
+  for (const listener of listeners.splice(0)) listener.close();
 });
 
 async function notifyListener() {
-  const dir = mkdtempSync(join(tmpdir(), 'mcp-bridge-notify-'));
-  const socket = join(dir, 'notify.sock');
-  const listener = spawn('python3', [`${ROOT}test/fixtures/notify-listener.py`, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  listener.stdout.setEncoding('utf8');
-  listener.stdout.on('data', (text: string) => lines.push(...text.split('\n').filter(Boolean)));
-  cleanups.push(() => {
-    listener.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await waitFor(() => lines.includes('listening'), { what: 'the notify listener' });
-  return { socket, lines };
+  const listener = await startNotifyListener();
+  listeners.push(listener);
+  return listener;
 }
 
 describe('systemd notifications', () => {

@@ -24,6 +24,8 @@ export interface Bridge {
   tag: string;
   process: ChildProcessWithoutNullStreams;
   logs: LogLine[];
+  /** Everything the bridge printed on stdout so far. */
+  stdout(): string;
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Signals the bridge and waits for it to exit; returns its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -73,11 +75,15 @@ export async function startBridge(
     for (const listener of listeners) listener();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text: string) => (out += text));
   const bridge: Bridge = {
     url: '',
     tag,
     process: child,
     logs,
+    stdout: () => out,
     exited,
     waitForLog: (predicate, timeoutMs = 10_000) =>
       waitFor(() => logs.find(predicate), { timeoutMs, what: 'a log line' }),
@@ -88,20 +94,11 @@ export async function startBridge(
   };
   running.add(bridge);
   if (!expectListening) return bridge;
-  bridge.url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`bridge did not start: ${JSON.stringify(logs)}`)), 10_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (text: string) => {
-      out += text;
-      const match = /listening on (\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    void exited.then((code) => reject(new Error(`bridge exited with ${code}: ${JSON.stringify(logs)}`)));
-  });
+  const started = await Promise.race([
+    waitFor(() => /listening on (\S+)/.exec(out)?.[1], { what: 'the bridge to listen' }),
+    exited.then((code) => Promise.reject(new Error(`bridge exited with ${code}: ${JSON.stringify(logs)}`))),
+  ]);
+  bridge.url = started;
   return bridge;
 }
 

@@ -10,7 +10,7 @@ const withSession = (id: string) => ({ ...MCP_HEADERS, 'mcp-session-id': id });
 
 describe('isolation', () => {
   it('runs 20 concurrent sessions, one child each, with no cross-talk', async () => {
-    const bridge = await startBridge([]);
+    const bridge = await startBridge(['--max-sessions-per-client', '20']);
     const sessions = await Promise.all(Array.from({ length: 20 }, () => connect(bridge.url)));
     const results = await Promise.all(
       sessions.map(async ({ client }, i) => {

@@ -1,0 +1,74 @@
+/** Each limit answers with a clear JSON-RPC error and leaves the bridge serving. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { INIT_BODY, MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
+
+afterEach(stopAllBridges);
+const init = JSON.stringify(INIT_BODY);
+const ping = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'ping' });
+
+describe('rate limits', () => {
+  it('answers 429 with Retry-After past --requests-per-minute', async () => {
+    const bridge = await startBridge(['--requests-per-minute', '4']);
+    const id = await rawInitialize(bridge.url); // two requests: initialize, initialized
+    const headers = { ...MCP_HEADERS, 'mcp-session-id': id };
+    expect((await rawRequest(bridge.url, { headers, body: ping(2) })).status).toBe(200);
+    expect((await rawRequest(bridge.url, { headers, body: ping(3) })).status).toBe(200);
+    const limited = await rawRequest(bridge.url, { headers, body: ping(4) });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json().error?.message).toMatch(/Too Many Requests/);
+  });
+
+  it('answers 429 past --sessions-per-minute', async () => {
+    const bridge = await startBridge(['--sessions-per-minute', '2']);
+    await rawInitialize(bridge.url);
+    await rawInitialize(bridge.url);
+    const third = await rawRequest(bridge.url, { headers: MCP_HEADERS, body: init });
+    expect(third.status).toBe(429);
+    expect(third.json()).toMatchObject({ id: 1, error: { code: -32000 } });
+  });
+});
+
+describe('caps', () => {
+  it('caps sessions per client: evicts its own idle session, else 429', async () => {
+    const bridge = await startBridge(['--max-sessions-per-client', '1']);
+    const first = await rawInitialize(bridge.url);
+    const second = await rawInitialize(bridge.url);
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.reason === 'evicted' && l.session === first.slice(0, 8));
+    const { client } = await connect(bridge.url); // evicts `second`, then holds its GET stream open
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === second.slice(0, 8));
+    const refused = await rawRequest(bridge.url, { headers: MCP_HEADERS, body: init });
+    expect(refused.status).toBe(429);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'kept' } }))).toBe('kept');
+  });
+
+  it('caps requests in flight per session', async () => {
+    const bridge = await startBridge(['--max-inflight', '2']);
+    const { client, transport } = await connect(bridge.url);
+    const slow = () => client.callTool({ name: 'slow', arguments: { steps: 1, stepMs: 1500 } });
+    const calls = [slow(), slow()];
+    await waitFor(() => bridge.logs.filter((l) => l.msg === 'request' && l.method === 'POST' && l.status === 200).length >= 3, {
+      what: 'two calls in flight',
+    });
+    const third = await rawRequest(bridge.url, {
+      headers: { ...MCP_HEADERS, 'mcp-session-id': transport.sessionId as string },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'third', method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
+    });
+    expect(third.status).toBe(429);
+    expect(third.json()).toMatchObject({ id: 'third', error: { code: -32000 } });
+    expect((await Promise.all(calls)).map(textOf)).toEqual(['done after 1 steps', 'done after 1 steps']);
+  });
+});
+
+describe('--request-timeout', () => {
+  it('cancels a request at the child and answers the client with a timeout error', async () => {
+    const bridge = await startBridge(['--request-timeout', '0.5']);
+    const { client } = await connect(bridge.url);
+    await expect(client.callTool({ name: 'slow', arguments: { steps: 1, stepMs: 20_000 } }, undefined, { timeout: 10_000 })).rejects.toThrow(
+      /timed out after 0.5 s/,
+    );
+    await bridge.waitForLog((l) => l.msg === 'child stderr' && String(l.stderr).startsWith('slow: cancelled'));
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still fine' } }))).toBe('still fine');
+  });
+});
