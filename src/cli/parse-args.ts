@@ -18,6 +18,12 @@ const splitOn = (separator: RegExp) => (values: unknown) =>
     .map((value) => value.trim())
     .filter((value) => value !== '');
 
+/** A scalar option given twice keeps its last value (yargs would make an array of them). */
+const last = <T>(value: T | T[]): T => (Array.isArray(value) ? value[value.length - 1] : value);
+const lastString = (value: string | string[]): string => last(value);
+const lastNumber = (value: number | number[]): number => last(value);
+const lastBoolean = (value: boolean | boolean[]): boolean => last(value);
+
 function buildParser(argv: string[]) {
   return yargs(argv)
     .scriptName('mcp-bridge')
@@ -30,9 +36,9 @@ function buildParser(argv: string[]) {
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true })
     .env('MCP_BRIDGE')
     .options({
-      host: { type: 'string', default: DEFAULTS.host, describe: 'Address to listen on', group: 'Listening:' },
-      port: { type: 'number', default: DEFAULTS.port, describe: 'Port to listen on (0 picks a free port)', group: 'Listening:' },
-      path: { type: 'string', default: DEFAULTS.path, describe: 'Endpoint path (served with and without a trailing slash)', group: 'Listening:' },
+      host: { coerce: lastString, type: 'string', default: DEFAULTS.host, describe: 'Address to listen on', group: 'Listening:' },
+      port: { coerce: lastNumber, type: 'number', default: DEFAULTS.port, describe: 'Port to listen on (0 picks a free port)', group: 'Listening:' },
+      path: { coerce: lastString, type: 'string', default: DEFAULTS.path, describe: 'Endpoint path (served with and without a trailing slash)', group: 'Listening:' },
       'allowed-origin': {
         type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
         describe: 'Also allow this Origin (repeatable); https://claude.ai and https://claude.com are always allowed',
@@ -42,50 +48,50 @@ function buildParser(argv: string[]) {
         describe: 'Also allow this Host name, e.g. a tunnel hostname (repeatable)',
       },
       'auth-token-file': {
-        type: 'string', group: 'Security:',
+        coerce: lastString, type: 'string', group: 'Security:',
         describe: 'Require "Authorization: Bearer <token>" with a token from this file (one per line; re-read on SIGHUP)',
       },
       'allow-unauthenticated': {
-        type: 'boolean', default: false, group: 'Security:',
+        coerce: lastBoolean, type: 'boolean', default: false, group: 'Security:',
         describe: 'Allow a non-loopback --host without --auth-token-file',
       },
       'trust-proxy': {
         type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
         describe: 'Peers in this CIDR range (repeatable) may name the client with CF-Connecting-IP / X-Forwarded-For',
       },
-      'max-body-size': { type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Limits:' },
+      'max-body-size': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Limits:' },
       'max-sessions-per-client': {
-        type: 'number', default: DEFAULTS.maxSessionsPerClient, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.maxSessionsPerClient, group: 'Limits:',
         describe: 'Most concurrent sessions of one client address',
       },
       'max-inflight': {
-        type: 'number', default: DEFAULTS.maxInflightPerSession, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.maxInflightPerSession, group: 'Limits:',
         describe: 'Most requests in flight per session (429 above)',
       },
       'sessions-per-minute': {
-        type: 'number', default: DEFAULTS.sessionsPerMinute, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.sessionsPerMinute, group: 'Limits:',
         describe: 'New sessions per client address per minute (429 above; 0: no limit)',
       },
       'requests-per-minute': {
-        type: 'number', default: DEFAULTS.requestsPerMinute, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.requestsPerMinute, group: 'Limits:',
         describe: 'HTTP requests per client address per minute (429 above; 0: no limit)',
       },
       'request-timeout': {
-        type: 'number', default: DEFAULTS.requestTimeoutSeconds, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.requestTimeoutSeconds, group: 'Limits:',
         describe: 'Seconds a request may wait for the server; then it is cancelled and answered with an error',
       },
       'headers-timeout': {
-        type: 'number', default: DEFAULTS.headersTimeoutSeconds, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.headersTimeoutSeconds, group: 'Limits:',
         describe: 'Seconds a client has to send its request headers',
       },
-      'max-header-size': { type: 'number', default: DEFAULTS.maxHeaderBytes, describe: 'Largest request header block in bytes', group: 'Limits:' },
+      'max-header-size': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxHeaderBytes, describe: 'Largest request header block in bytes', group: 'Limits:' },
       'idle-timeout': {
-        type: 'number', default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
         describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
       },
-      'max-sessions': { type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
+      'max-sessions': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
       'max-line-size': {
-        type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Limits:',
+        coerce: lastNumber, type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Limits:',
         describe: 'Longest stdout line in bytes a child may write before its session is ended',
       },
       env: {
@@ -96,22 +102,22 @@ function buildParser(argv: string[]) {
         type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Child process:',
         describe: "Pass NAME from the bridge's environment to the child (repeatable; PREFIX* and '*' allowed)",
       },
-      cwd: { type: 'string', describe: "The child's working directory", group: 'Child process:' },
+      cwd: { coerce: lastString, type: 'string', describe: "The child's working directory", group: 'Child process:' },
       resume: {
-        type: 'boolean', default: true, group: 'Sessions:',
+        coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
         describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
       },
-      'kill-grace': { type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
-      'log-level': { type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
+      'kill-grace': { coerce: lastNumber, type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
+      'log-level': { coerce: lastString, type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
       'log-format': {
-        type: 'string', choices: ['json', 'pretty'], group: 'Operation:',
+        coerce: lastString, type: 'string', choices: ['json', 'pretty'], group: 'Operation:',
         describe: 'JSON lines, or human-readable lines (the default when stderr is a terminal)',
       },
       'metrics-listen': {
-        type: 'string', group: 'Operation:',
+        coerce: lastString, type: 'string', group: 'Operation:',
         describe: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); off by default',
       },
-      'shutdown-timeout': { type: 'number', default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
+      'shutdown-timeout': { coerce: lastNumber, type: 'number', default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
     })
     .example('$0', 'serve mcp-nixos on http://127.0.0.1:8080/mcp')
     .example('$0 -- npx -y @modelcontextprotocol/server-everything', 'serve another stdio server')

@@ -3,6 +3,7 @@
  * flight between them, and the one path by which it ends.
  */
 import { randomUUID } from 'node:crypto';
+import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import {
   isJSONRPCErrorResponse,
@@ -186,7 +187,8 @@ export class Session {
     this.lastUsedAt = Date.now();
     const ids = requestIdsIn(body.parsed);
     const limit = this.options.config.limits.maxInflightPerSession;
-    if (ids.length > 0 && this.inflight.size + ids.length > limit) {
+    // An oversized batch is the transport's to refuse (400), whatever is in flight.
+    if (ids.length > 0 && ids.length <= MAX_BATCH_SIZE && this.inflight.size + ids.length > limit) {
       this.options.metrics.rejected('inflight');
       return jsonRpcError(429, ErrorCode.BadRequest, `Too Many Requests: at most ${limit} requests may be in flight per session`, {
         id: ids[0],

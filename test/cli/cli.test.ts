@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveDefaultServer } from '../../src/cli/default-server.js';
 import { BRIDGE_BIN, FIXTURE, startBridge, stopAllBridges } from '../helpers/bridge.js';
-import { connect, textOf } from '../helpers/client.js';
+import { INIT_BODY, MCP_HEADERS, connect, rawRequest, textOf } from '../helpers/client.js';
 
 const run = promisify(execFile);
 afterEach(stopAllBridges);
@@ -51,6 +51,19 @@ describe('bad options exit 2 with a one-line reason', () => {
     const result = await cli([], { PATH: scratch });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/mcp-nixos was not found.*mcp-bridge -- <command>/);
+  });
+});
+
+describe('repeated options', () => {
+  it('keeps the last value of a scalar option and every value of a list option', async () => {
+    const bridge = await startBridge(['--log-level', 'info', '--path', '/first', '--path', '/second', '--allowed-host', 'a.example', '--allowed-host', 'b.example']);
+    expect(bridge.url).toMatch(/\/second$/);
+    // --log-level debug (from the helper) then info: debug lines stop.
+    expect(bridge.logs.some((l) => l.level === 'debug')).toBe(false);
+    for (const host of ['a.example', 'b.example']) {
+      const response = await rawRequest(bridge.url, { headers: { ...MCP_HEADERS, host }, body: JSON.stringify(INIT_BODY) });
+      expect(response.status, host).toBe(200);
+    }
   });
 });
 

@@ -70,6 +70,8 @@ export function rawRequest(
       );
     });
     request.on('error', reject);
+    // A server may answer (413) and close before a large body is all sent: the late EPIPE is expected.
+    request.on('socket', (socket) => socket.on('error', () => undefined));
     request.end(body);
   });
 }

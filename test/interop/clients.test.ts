@@ -1,0 +1,84 @@
+/** Real clients of other projects against the bridge: the MCP Inspector CLI, mcp-remote, a dual-era probe. */
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { EVERYTHING, startBridge, stopAllBridges } from '../helpers/bridge.js';
+import { connect, textOf } from '../helpers/client.js';
+import { INSPECTOR, MCP_REMOTE, MCP_REMOTE_CLIENT, NODE22, runOnNode22 } from './tools.js';
+
+afterEach(stopAllBridges);
+
+describe('MCP Inspector CLI', () => {
+  it('lists tools and calls one', async () => {
+    const bridge = await startBridge([], EVERYTHING);
+    const list = await runOnNode22([INSPECTOR, '--cli', bridge.url, '--transport', 'http', '--method', 'tools/list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).tools.map((t: { name: string }) => t.name)).toContain('echo');
+    const call = await runOnNode22([
+      INSPECTOR, '--cli', bridge.url, '--transport', 'http',
+      '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'message=through the inspector',
+    ]);
+    expect(call.code, call.stderr).toBe(0);
+    expect(JSON.parse(call.stdout).content[0].text).toBe('Echo: through the inspector');
+  });
+});
+
+describe('mcp-remote', () => {
+  it("mcp-remote-client connects and lists tools and resources", async () => {
+    const bridge = await startBridge([], EVERYTHING);
+    // It exits when its stdin closes, so keep stdin open until it is done.
+    const child = spawn(NODE22, [MCP_REMOTE_CLIENT, bridge.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, output).toBe(0);
+    expect(output).toContain('Connected to remote server using StreamableHTTPClientTransport');
+    expect(output).toMatch(/"name": "echo"/);
+    expect(output).toContain('Exiting OK');
+  });
+
+  it('mcp-remote as a stdio proxy: initialize, tools/list and a call through two hops', async () => {
+    const bridge = await startBridge([], EVERYTHING);
+    const client = new Client({ name: 'interop', version: '1.0.0' });
+    const transport = new StdioClientTransport({ command: NODE22, args: [MCP_REMOTE, bridge.url, '--transport', 'http-only'], stderr: 'pipe' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('get-sum');
+      const sum = await client.callTool({ name: 'get-sum', arguments: { a: 20, b: 22 } });
+      expect(textOf(sum)).toContain('42');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('dual-era clients', () => {
+  it('a 2026-era probe without initialize gets an answer that makes it fall back to initialize', async () => {
+    const bridge = await startBridge([], EVERYTHING);
+    const probe = await fetch(bridge.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'server/discover',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'server/discover',
+        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+      }),
+    });
+    expect(probe.status).toBe(400);
+    const body = (await probe.json()) as { error?: { code: number; data?: { supported?: unknown } } };
+    // Modern servers answer -32020 (header mismatch) or -32022 with data.supported; anything else means "legacy".
+    expect(body.error?.code).toBe(-32000);
+    expect(body.error?.data?.supported).toBeUndefined();
+    const { client } = await connect(bridge.url);
+    expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'fell back' } }))).toBe('Echo: fell back');
+  });
+});
