@@ -80,6 +80,26 @@ in
     description = "Seconds after which an idle session is closed and its server process stopped.";
   };
 
+  allowUnauthenticated = mkOption {
+    type = types.bool;
+    default = false;
+    description = ''
+      Serve without authentication on an address beyond loopback. The bridge refuses that unless told,
+      so that a public endpoint without tokens is always a deliberate choice (reasonable for a read-only
+      server such as mcp-nixos behind an unguessable {option}`path`).
+    '';
+  };
+
+  trustProxy = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+    example = [ "127.0.0.1/32" ];
+    description = ''
+      Address ranges of proxies (cloudflared, tailscale serve) whose `CF-Connecting-IP` and
+      `X-Forwarded-For` headers name the client, for the bridge's per-client limits.
+    '';
+  };
+
   extraArgs = mkOption {
     type = types.listOf types.str;
     default = [ ];

@@ -40,10 +40,20 @@ let
   ]
   ++ repeat "--allowed-host" cfg.allowedHosts
   ++ repeat "--allowed-origin" cfg.allowedOrigins
+  ++ repeat "--trust-proxy" cfg.trustProxy
+  ++ lib.optional cfg.allowUnauthenticated "--allow-unauthenticated"
   ++ repeat "--env" (lib.mapAttrsToList (name: value: "${name}=${value}") serverEnvironment)
-  ++ cfg.extraArgs
-  ++ [ "--" ]
-  ++ cfg.server.command;
+  ++ cfg.extraArgs;
+
+  # The token file reaches the service as a systemd credential (readable by its dynamic user); %d is the
+  # credentials directory, a specifier that must stay unescaped.
+  execStart = lib.concatStringsSep " " (
+    [ (utils.escapeSystemdExecArgs argv) ]
+    ++ lib.optional (cfg.authTokenFile != null) "--auth-token-file %d/tokens"
+    ++ [ (utils.escapeSystemdExecArgs ([ "--" ] ++ cfg.server.command)) ]
+  );
+
+  loopback = lib.hasPrefix "127." cfg.listen.address || cfg.listen.address == "::1" || cfg.listen.address == "localhost";
 in
 {
   options.services.mcp-bridge = import ./bridge-options.nix { inherit lib pkgs; } // {
@@ -64,6 +74,16 @@ in
       };
     };
 
+    authTokenFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/mcp-bridge-tokens";
+      description = ''
+        File of bearer tokens, one per line. Every request then needs `Authorization: Bearer <token>`.
+        Give a path outside the Nix store; the service reads it as a systemd credential.
+      '';
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;
@@ -72,6 +92,16 @@ in
   };
 
   config = lib.mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = loopback || cfg.authTokenFile != null || cfg.allowUnauthenticated;
+        message =
+          "services.mcp-bridge listens on ${cfg.listen.address}, beyond loopback, without authentication: "
+          + "set services.mcp-bridge.authTokenFile, or services.mcp-bridge.allowUnauthenticated = true "
+          + "to serve it unauthenticated on purpose.";
+      }
+    ];
+
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.listen.port ];
 
     systemd.services.mcp-bridge = {
@@ -85,7 +115,8 @@ in
         # the systemd-notify program, a child process, hence NotifyAccess=all.
         Type = "notify";
         NotifyAccess = "all";
-        ExecStart = utils.escapeSystemdExecArgs argv;
+        ExecStart = execStart;
+        LoadCredential = lib.mkIf (cfg.authTokenFile != null) [ "tokens:${cfg.authTokenFile}" ];
         Restart = "always";
         RestartSec = 5;
 

@@ -376,8 +376,11 @@ let
         allowedOrigins
         maxSessions
         idleTimeout
+        allowUnauthenticated
         extraArgs
         ;
+      # Every connection comes through the host (cloudflared, the loopback proxy): its forwarding headers name the client.
+      trustProxy = [ "${instance.hostAddress}/32" ] ++ instance.trustProxy;
       listen = {
         address = "0.0.0.0";
         inherit (instance) port;
@@ -502,6 +505,14 @@ in
             "services.mcp-bridge.instances.${name}: hostAddress ${instance.hostAddress} and "
             + "guestAddress ${instance.guestAddress} must share a /24, since the guest reaches "
             + "its gateway on-link.";
+        }
+        {
+          assertion = instance.allowUnauthenticated;
+          message =
+            "services.mcp-bridge.instances.${name}: the bridge in the microVM listens beyond loopback and "
+            + "instances have no bearer-token support yet; set allowUnauthenticated = true to serve it "
+            + "without authentication on purpose (it is reachable only through the host: expose.cloudflare "
+            + "or expose.loopbackPort), ideally with an unguessable path.";
         }
       ]) instances
     );

@@ -21,6 +21,7 @@
   services.mcp-bridge.instances = {
     mcp-nixos = {
       vsockCid = 3;
+      allowUnauthenticated = true;
       hostAddress = "192.168.100.1";
       guestAddress = "192.168.100.2";
       store = "disk";
@@ -31,6 +32,7 @@
     };
     tailnet = {
       vsockCid = 4;
+      allowUnauthenticated = true;
       hostAddress = "192.168.100.3";
       guestAddress = "192.168.100.4";
       allowedHosts = [ "server.example-tailnet.ts.net" ];

@@ -15,6 +15,7 @@
     module.services.mcp-bridge.instances = {
       public = {
         vsockCid = 3;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
         vcpu = 2;
@@ -31,6 +32,7 @@
       };
       tailnet = {
         vsockCid = 4;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.3";
         guestAddress = "192.168.100.4";
         port = 9000;
@@ -47,6 +49,7 @@
       };
       unlimited = {
         vsockCid = 5;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.5";
         guestAddress = "192.168.100.6";
         bandwidth = {
@@ -57,6 +60,7 @@
       disabled = {
         enable = false;
         vsockCid = 3;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
       };
@@ -77,6 +81,7 @@
       enable = true;
       instances.alpha = {
         vsockCid = 3;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
       };
@@ -88,16 +93,19 @@
     module.services.mcp-bridge.instances = {
       alpha = {
         vsockCid = 7;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
       };
       beta = {
         vsockCid = 7;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.3";
         guestAddress = "192.168.100.4";
       };
       gamma = {
         vsockCid = 8;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.5";
         guestAddress = "192.168.100.6";
       };
@@ -109,11 +117,13 @@
     module.services.mcp-bridge.instances = {
       alpha = {
         vsockCid = 3;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
       };
       beta = {
         vsockCid = 4;
+        allowUnauthenticated = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
       };
@@ -125,6 +135,7 @@
     kind = "host";
     module.services.mcp-bridge.instances.nixos-search1 = {
       vsockCid = 3;
+      allowUnauthenticated = true;
       hostAddress = "192.168.100.1";
       guestAddress = "192.168.100.2";
     };
@@ -134,8 +145,38 @@
     kind = "host";
     module.services.mcp-bridge.instances.alpha = {
       vsockCid = 3;
+      allowUnauthenticated = true;
       hostAddress = "192.168.100.1";
       guestAddress = "192.168.101.2";
+    };
+  };
+
+  # An instance that does not say it may serve without authentication.
+  unauthenticatedInstance = {
+    kind = "host";
+    module.services.mcp-bridge.instances.alpha = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+    };
+  };
+
+  # The guest service on a public address, neither with tokens nor allowed to go without.
+  publicGuestWithoutAuth = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      listen.address = "0.0.0.0";
+    };
+  };
+
+  # The guest service with a token file, handed over as a systemd credential.
+  guestWithTokens = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      listen.address = "0.0.0.0";
+      authTokenFile = "/run/secrets/mcp-tokens";
     };
   };
 }

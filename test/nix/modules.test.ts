@@ -122,12 +122,17 @@ function evaluate<T>(scenario: string): Promise<T> {
   return result as Promise<T>;
 }
 
-/** The argv of an ExecStart line written by NixOS's escapeSystemdExecArgs: JSON strings, % and $ doubled. */
+/**
+ * The argv of an ExecStart line written by NixOS's escapeSystemdExecArgs (JSON strings, % and $ doubled),
+ * plus bare words the module writes unescaped on purpose (systemd specifiers such as %d).
+ */
 function execArgv(line: unknown): string[] {
   expect(typeof line).toBe('string');
-  const words = (line as string).match(/"(?:[^"\\]|\\.)*"/g) ?? [];
+  const words = (line as string).match(/"(?:[^"\\]|\\.)*"|[^\s"]+/g) ?? [];
   expect(words.join(' ')).toBe(line);
-  return words.map((word) => JSON.parse(word.replaceAll('%%', '%').replaceAll('$$', '$')) as string);
+  return words.map((word) =>
+    word.startsWith('"') ? (JSON.parse(word.replaceAll('%%', '%').replaceAll('$$', '$')) as string) : word,
+  );
 }
 
 const STUB = '/nix/store/00000000000000000000000000000000';
@@ -218,6 +223,24 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       });
       expect(config).not.toHaveProperty('MemoryDenyWriteExecute');
     });
+
+    it('refuses a public address without tokens or allowUnauthenticated', async () => {
+      const { failedAssertions } = await evaluate<Guest>('publicGuestWithoutAuth');
+      expect(failedAssertions).toHaveLength(1);
+      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge listens on 0\.0\.0\.0, .*authTokenFile/);
+    });
+
+    it('hands the token file over as a systemd credential', async () => {
+      const { failedAssertions, service } = await evaluate<Guest>('guestWithTokens');
+      expect(failedAssertions).toEqual([]);
+      expect(service?.serviceConfig.LoadCredential).toEqual(['tokens:/run/secrets/mcp-tokens']);
+      const argv = execArgv(service?.serviceConfig.ExecStart);
+      expect(argv.slice(argv.indexOf('--auth-token-file'), argv.indexOf('--auth-token-file') + 2)).toEqual([
+        '--auth-token-file',
+        '%d/tokens',
+      ]);
+      expect(argv.indexOf('--auth-token-file')).toBeLessThan(argv.indexOf('--'));
+    });
   });
 
   describe('host module', () => {
@@ -290,6 +313,9 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       expect(argv.join(' ')).toContain('--allowed-host mcp-nixos.example.org');
       expect(argv.slice(-2)).toEqual(['--', `${STUB}-mcp-nixos/bin/mcp-nixos`]);
       expect(vms.public?.service?.serviceConfig.Type).toBe('notify');
+      // Unauthenticated on purpose, and the host (its only peer) may name the client for per-client limits.
+      expect(argv).toContain('--allow-unauthenticated');
+      expect(argv.join(' ')).toContain('--trust-proxy 192.168.100.1/32');
     });
 
     it('passes a custom server, its environment and allowed hosts through to the guest', async () => {
@@ -413,6 +439,12 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
         'services.mcp-bridge.instances.nixos-search1.tap.name "vm-nixos-search1" has 16 characters, ' +
           'but Linux interface names have at most 15; set a shorter tap.name.',
       ]);
+    });
+
+    it('requires an instance to allow serving without authentication explicitly', async () => {
+      const { failedAssertions } = await evaluate<Host>('unauthenticatedInstance');
+      expect(failedAssertions).toHaveLength(1);
+      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge\.instances\.alpha: .*set allowUnauthenticated = true/);
     });
 
     it('rejects host and guest addresses in different /24 networks', async () => {
