@@ -25,6 +25,8 @@ export interface Config {
   trustProxy: string[];
   limits: Limits;
   idleTimeoutMs: number;
+  /** Children kept started ahead of need (0: spawn on initialize). */
+  pool: number;
   keepAliveMs: number;
   killGraceMs: number;
   shutdownTimeoutMs: number;

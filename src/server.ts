@@ -2,8 +2,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { ChildProcess } from './child/child-process.js';
 import { commandIsRunnable } from './child/find-command.js';
 import { startOrphanGuard } from './child/orphan-guard.js';
+import { WarmPool } from './child/warm-pool.js';
 import { ConfigError, type Config } from './config.js';
 import { createApp } from './http/app.js';
 import { TokenFile } from './http/auth.js';
@@ -54,15 +56,28 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   const eventBudget = config.resume && new EventBudget(config.resume.maxBytesTotal);
   let stopping: Promise<void> | undefined;
 
+  const spawnChild = async () => {
+    const child = await ChildProcess.spawn({ command: config.child, env: config.childEnv, cwd: config.childCwd, guard });
+    metrics.childSpawned();
+    return child;
+  };
+  const pool = config.pool > 0 ? new WarmPool(config.pool, spawnChild, () => registry.room(), log, config.killGraceMs) : undefined;
   const startSession = async (reservation: Reservation, clientAddress: string) => {
-    const session = await Session.start({
+    const child = pool?.take() ?? (await spawnChild());
+    const session = new Session(child, {
       config,
       log: log.child({ client: clientAddress }),
-      guard,
       eventBudget,
       metrics,
       clientAddress,
-      hooks: { initialized: (s) => registry.index(s), ending: (s) => registry.forget(s) },
+      hooks: {
+        initialized: (s) => registry.index(s),
+        ending: (s) => {
+          registry.forget(s);
+          // Its child's place is free once the child is gone.
+          void s.ended.then(() => pool?.refill());
+        },
+      },
     });
     reservation.fill(session);
     return session;
@@ -112,6 +127,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   });
   server.on('error', (error) => log.error({ err: error.message }, 'HTTP server error'));
   const metricsServer = config.metricsListen && (await serveMetrics(metrics, config.metricsListen.host, config.metricsListen.port));
+  pool?.refill();
 
   return {
     url: urlOf(server.address() as AddressInfo, config.path),
@@ -128,6 +144,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
       (stopping ??= (async () => {
         server.close();
         metricsServer?.close();
+        await pool?.close();
         const clean = await registry.endAll(config.shutdownTimeoutMs);
         if (!clean) log.warn('shutdown timeout reached; killing the remaining children');
         server.closeAllConnections();

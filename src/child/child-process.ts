@@ -20,6 +20,8 @@ export interface SpawnOptions {
 }
 
 const GROUP_POLL_MS = 20;
+/** Longest stderr line kept for the log; the rest of a longer line is cut. */
+const MAX_STDERR_LINE = 8192;
 /** After SIGKILL the kernel needs a moment to tear the group down; past this we stop waiting. */
 const AFTER_KILL_WAIT_MS = 2000;
 
@@ -31,7 +33,8 @@ export class ChildProcess {
   readonly pid: number;
   readonly stdin: Writable;
   readonly stdout: Readable;
-  readonly stderr: Readable;
+  /** Receives the child's stderr, line by line (bounded); whoever owns the child sets it. */
+  onStderrLine: (line: string) => void = () => undefined;
   /** Resolves when the group leader has exited. */
   readonly exited: Promise<ExitStatus>;
   private leaderExited = false;
@@ -46,7 +49,7 @@ export class ChildProcess {
     this.pid = pid;
     this.stdin = streams.stdin;
     this.stdout = streams.stdout;
-    this.stderr = streams.stderr;
+    splitLines(streams.stderr, (line) => this.onStderrLine(line));
     this.exited = exited.then((status) => {
       this.leaderExited = true;
       return status;
@@ -120,4 +123,22 @@ export class ChildProcess {
       return (error as NodeJS.ErrnoException).code === 'EPERM' && !this.leaderExited;
     }
   }
+}
+
+function splitLines(stream: Readable, onLine: (line: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    if (partial.length > MAX_STDERR_LINE) {
+      onLine(`${partial.slice(0, MAX_STDERR_LINE)}…`);
+      partial = '';
+    }
+    for (const line of lines) if (line.trim() !== '') onLine(line.slice(0, MAX_STDERR_LINE).replace(/\r$/, ''));
+  });
+  stream.on('end', () => {
+    if (partial.trim() !== '') onLine(partial);
+  });
+  stream.on('error', () => undefined);
 }

@@ -1,13 +1,10 @@
 /**
- * JSON-RPC over a child's stdio, framed by the SDK's own helpers (newline-delimited, strict schema).
- * Lines that are not JSON-RPC are skipped and reported; stderr is split into bounded lines for the log.
+ * JSON-RPC over a child's stdin and stdout, framed by the SDK's own helpers (newline-delimited, strict
+ * schema). Lines that are not JSON-RPC are skipped and reported.
  */
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { ChildProcess } from './child-process.js';
-
-/** Longest stderr line kept for the log; the rest of a longer line is cut. */
-const MAX_STDERR_LINE = 8192;
 
 export interface StdioChannelEvents {
   message(message: JSONRPCMessage): void;
@@ -15,7 +12,6 @@ export interface StdioChannelEvents {
   invalidLine(error: Error): void;
   /** stdout grew past the line limit without a newline: the channel stops reading. */
   overflow(error: Error): void;
-  stderrLine(line: string): void;
   /** Bytes read from stdout and written to stdin, for the metrics. */
   traffic(direction: 'in' | 'out', bytes: number): void;
 }
@@ -32,7 +28,6 @@ export class StdioChannel {
     this.buffer = new ReadBuffer({ maxBufferSize: maxLineBytes });
     child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
     child.stdout.on('error', () => undefined);
-    splitLines(child.stderr, (line) => events.stderrLine(line));
   }
 
   /** Writes one message to the child's stdin; false when the child can no longer take input. */
@@ -73,22 +68,4 @@ export class StdioChannel {
       if (this.stopped) return;
     }
   }
-}
-
-function splitLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let partial = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (text: string) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    if (partial.length > MAX_STDERR_LINE) {
-      onLine(`${partial.slice(0, MAX_STDERR_LINE)}…`);
-      partial = '';
-    }
-    for (const line of lines) if (line.trim() !== '') onLine(line.slice(0, MAX_STDERR_LINE).replace(/\r$/, ''));
-  });
-  stream.on('end', () => {
-    if (partial.trim() !== '') onLine(partial);
-  });
-  stream.on('error', () => undefined);
 }

@@ -103,6 +103,10 @@ function buildParser(argv: string[]) {
         describe: "Pass NAME from the bridge's environment to the child (repeatable; PREFIX* and '*' allowed)",
       },
       cwd: { coerce: lastString, type: 'string', describe: "The child's working directory", group: 'Child process:' },
+      pool: {
+        coerce: lastNumber, type: 'number', default: 0, group: 'Sessions:',
+        describe: 'Keep this many children started ahead of need, so a new session does not wait for a spawn (they count toward --max-sessions)',
+      },
       resume: {
         coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
         describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
@@ -277,6 +281,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
         maxHeaderBytes: positiveInteger('max-header-size', parsed.maxHeaderSize),
       },
       idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
+      pool: nonNegativeInteger('pool', parsed.pool),
       keepAliveMs: DEFAULTS.keepAliveMs,
       killGraceMs: seconds('kill-grace', parsed.killGrace, { allowZero: true }),
       shutdownTimeoutMs: seconds('shutdown-timeout', parsed.shutdownTimeout, { allowZero: true }),

@@ -51,6 +51,11 @@ export class SessionRegistry {
     return this.live.size;
   }
 
+  /** Places left under the global cap (for the warm pool's children). */
+  room(): number {
+    return Math.max(0, this.limits.maxSessions - this.live.size - this.startingTotal);
+  }
+
   /** Whether a new session could be served now: a free place, or an idle session to evict. */
   hasRoom(): boolean {
     return this.live.size + this.startingTotal < this.limits.maxSessions || pickEvictionVictim(this.live) !== undefined;

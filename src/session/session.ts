@@ -13,8 +13,7 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { ChildProcess, type ExitStatus } from '../child/child-process.js';
-import type { OrphanGuard } from '../child/orphan-guard.js';
+import type { ChildProcess, ExitStatus } from '../child/child-process.js';
 import { StdioChannel } from '../child/stdio-channel.js';
 import type { Config } from '../config.js';
 import { ErrorCode, jsonRpcError } from '../http/errors.js';
@@ -36,7 +35,6 @@ export interface SessionHooks {
 export interface SessionOptions {
   config: Config;
   log: Logger;
-  guard: OrphanGuard;
   hooks: SessionHooks;
   /** Shared by the event stores of all sessions; absent when resumability is off. */
   eventBudget: EventBudget | undefined;
@@ -108,23 +106,12 @@ export class Session {
   private exitStatus: ExitStatus | undefined;
   private log: Logger;
 
-  /** Spawns the child; rejects when the command cannot be started at all. */
-  static async start(options: SessionOptions): Promise<Session> {
-    const child = await ChildProcess.spawn({
-      command: options.config.child,
-      env: options.config.childEnv,
-      cwd: options.config.childCwd,
-      guard: options.guard,
-    });
-    options.metrics.childSpawned();
-    return new Session(child, options);
-  }
-
   get clientAddress(): string {
     return this.options.clientAddress;
   }
 
-  private constructor(
+  /** Takes over a started child (fresh or from the warm pool) and serves it as one MCP session. */
+  constructor(
     private readonly child: ChildProcess,
     private readonly options: SessionOptions,
   ) {
@@ -164,9 +151,9 @@ export class Session {
         this.log.error({ err: error.message }, 'child wrote an over-long stdout line');
         void this.end('child-output');
       },
-      stderrLine: (line) => this.log.info({ stderr: line }, 'child stderr'),
       traffic: (direction, bytes) => metrics.relayed(direction === 'in' ? 'to_client' : 'to_child', 0, bytes),
     });
+    child.onStderrLine = (line) => this.log.info({ stderr: line }, 'child stderr');
     void child.exited.then((status) => {
       metrics.childExited(status);
       this.onChildExit(status);

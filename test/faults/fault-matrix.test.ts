@@ -53,7 +53,7 @@ describe('broken children', () => {
   });
 
   it('child never answers: the request times out, the child is told to cancel', async () => {
-    const bridge = await startBridge(['--request-timeout', '1']);
+    const bridge = await startBridge(['--request-timeout', '2']);
     const { client } = await connect(bridge.url);
     await expect(client.callTool({ name: 'hang', arguments: {} }, undefined, { timeout: 10_000 })).rejects.toThrow(/timed out/);
     await expectHealthy(bridge, 1);
