@@ -5,6 +5,7 @@ import { serve } from '@hono/node-server';
 import { ChildProcess } from './child/child-process.js';
 import { commandIsRunnable } from './child/find-command.js';
 import { startOrphanGuard } from './child/orphan-guard.js';
+import { dedicatedUpstream, type UpstreamEvents } from './child/upstream.js';
 import { WarmPool } from './child/warm-pool.js';
 import { ConfigError, type Config } from './config.js';
 import { createApp } from './http/app.js';
@@ -64,7 +65,9 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   const pool = config.pool > 0 ? new WarmPool(config.pool, spawnChild, () => registry.room(), log, config.killGraceMs) : undefined;
   const startSession = async (reservation: Reservation, clientAddress: string) => {
     const child = pool?.take() ?? (await spawnChild());
-    const session = new Session(child, {
+    const upstreamContext = { metrics, maxLineBytes: config.limits.maxChildLineBytes };
+    const connect = (sessionLog: () => Logger, events: UpstreamEvents) => dedicatedUpstream(child, { ...upstreamContext, log: sessionLog }, events);
+    const session = new Session(connect, {
       config,
       log: log.child({ client: clientAddress }),
       eventBudget,

@@ -13,8 +13,8 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ChildProcess, ExitStatus } from '../child/child-process.js';
-import { StdioChannel } from '../child/stdio-channel.js';
+import type { ExitStatus } from '../child/child-process.js';
+import type { Upstream, UpstreamEvents } from '../child/upstream.js';
 import type { Config } from '../config.js';
 import { ErrorCode, jsonRpcError } from '../http/errors.js';
 import { watchBody } from '../http/watch-body.js';
@@ -93,7 +93,7 @@ export class Session {
   private resolveEnded!: (reason: EndReason) => void;
   private state: 'open' | 'ending' | 'ended' = 'open';
   private readonly transport: WebStandardStreamableHTTPServerTransport;
-  private readonly channel: StdioChannel;
+  private readonly upstream: Upstream;
   private readonly inflight = new Map<RequestId, InflightRequest>();
   private readonly timeouts = new Map<RequestId, NodeJS.Timeout>();
   private readonly store: SessionEventStore | undefined;
@@ -110,13 +110,16 @@ export class Session {
     return this.options.clientAddress;
   }
 
-  /** Takes over a started child (fresh or from the warm pool) and serves it as one MCP session. */
+  /**
+   * Serves one MCP session over `connect`'s upstream: a dedicated child (fresh or from the warm pool) or a
+   * share of the shared child. `connect` gets the session's logger and where to deliver server messages.
+   */
   constructor(
-    private readonly child: ChildProcess,
+    connect: (log: () => Logger, events: UpstreamEvents) => Upstream,
     private readonly options: SessionOptions,
   ) {
     const { config, metrics } = options;
-    this.log = options.log.child({ pid: child.pid });
+    this.log = options.log;
     metrics.sessionStarted();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.pending = new PendingMessages(config.limits.pendingMessages);
@@ -144,25 +147,16 @@ export class Session {
     this.transport.onmessage = (message) => this.fromClient(message);
     this.transport.onerror = (error) => this.log.debug({ err: error.message }, 'transport rejected a request');
     void this.transport.start();
-    this.channel = new StdioChannel(child, config.limits.maxChildLineBytes, {
+    this.upstream = connect(() => this.log, {
       message: (message) => this.fromChild(message),
-      invalidLine: (error) => this.log.warn({ err: error.message.slice(0, 200) }, 'skipped a stdout line that is not JSON-RPC'),
-      overflow: (error) => {
-        this.log.error({ err: error.message }, 'child wrote an over-long stdout line');
-        void this.end('child-output');
-      },
-      traffic: (direction, bytes) => metrics.relayed(direction === 'in' ? 'to_client' : 'to_child', 0, bytes),
+      ended: (cause, status) => this.onUpstreamEnded(cause, status),
     });
-    child.onStderrLine = (line) => this.log.info({ stderr: line }, 'child stderr');
-    void child.exited.then((status) => {
-      metrics.childExited(status);
-      this.onChildExit(status);
-    });
+    this.log = this.log.child({ pid: this.upstream.pid });
     this.updateIdleTimer();
   }
 
   get pid(): number {
-    return this.child.pid;
+    return this.upstream.pid;
   }
 
   /** Rule: a session is idle when no request is in flight and no stream is open. Why: an open GET stream or a long call is a user still there. */
@@ -240,17 +234,15 @@ export class Session {
     if (messages.length + dropped > 0) {
       this.log.warn({ undelivered: messages.length + dropped }, 'messages never found a stream before the session ended');
     }
-    this.channel.stop();
     await this.transport.close();
     this.store?.clear();
     this.streamRequests.clear();
     const graceMs = reason === 'shutdown' ? Math.min(this.options.config.killGraceMs, this.options.config.shutdownTimeoutMs) : this.options.config.killGraceMs;
-    await this.child.terminate(graceMs);
-    const status = this.exitStatus ?? (await this.child.exited);
+    const status = await this.upstream.close(graceMs);
     this.state = 'ended';
     this.options.metrics.sessionEnded(reason);
     this.log.info(
-      { reason, durationMs: Date.now() - this.startedAt, exitCode: status.code, signal: status.signal },
+      { reason, durationMs: Date.now() - this.startedAt, exitCode: status?.code, signal: status?.signal },
       'session ended',
     );
     this.resolveEnded(reason);
@@ -272,12 +264,11 @@ export class Session {
       .catch((error: Error) => this.log.debug({ err: error.message }, 'could not deliver a failure'));
   }
 
-  private onChildExit(status: ExitStatus): void {
+  private onUpstreamEnded(cause: 'exit' | 'overflow', status: ExitStatus | undefined): void {
     this.exitStatus = status;
-    if (this.state === 'open') {
-      this.log.warn({ exitCode: status.code, signal: status.signal }, 'child exited');
-      void this.end('child-exit');
-    }
+    if (this.state !== 'open') return;
+    if (cause === 'exit') this.log.warn({ exitCode: status?.code, signal: status?.signal }, 'child exited');
+    void this.end(cause === 'exit' ? 'child-exit' : 'child-output');
   }
 
   private fromClient(message: JSONRPCMessage): void {
@@ -297,7 +288,7 @@ export class Session {
       this.cancelled((message.params as { requestId?: RequestId } | undefined)?.requestId);
     }
     this.options.metrics.relayed('to_child', 1, 0);
-    if (!this.channel.send(message) && isJSONRPCRequest(message)) {
+    if (!this.upstream.send(message) && isJSONRPCRequest(message)) {
       this.completed(message.id);
       void this.failRequest(message.id, 'child-exit');
     }
@@ -364,7 +355,7 @@ export class Session {
       if (!this.completed(id)) return;
       this.options.metrics.rejected('timeout');
       this.log.warn({ id, timeoutMs: ms }, 'request timed out; cancelling it');
-      this.channel.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: `timed out after ${ms / 1000} s` } });
+      this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: `timed out after ${ms / 1000} s` } });
       this.deliver({ jsonrpc: '2.0', id, error: { code: REQUEST_TIMEOUT, message: `Request timed out after ${ms / 1000} s` } }, id);
     }, ms);
     timer.unref();
