@@ -27,6 +27,8 @@ export interface Config {
   idleTimeoutMs: number;
   /** Children kept started ahead of need (0: spawn on initialize). */
   pool: number;
+  /** One child for every session instead of one each. */
+  shared: boolean;
   keepAliveMs: number;
   killGraceMs: number;
   shutdownTimeoutMs: number;

@@ -5,7 +5,8 @@ import { serve } from '@hono/node-server';
 import { ChildProcess } from './child/child-process.js';
 import { commandIsRunnable } from './child/find-command.js';
 import { startOrphanGuard } from './child/orphan-guard.js';
-import { dedicatedUpstream, type UpstreamEvents } from './child/upstream.js';
+import { SharedChild } from './child/shared-child.js';
+import { dedicatedUpstream, type Upstream, type UpstreamEvents } from './child/upstream.js';
 import { WarmPool } from './child/warm-pool.js';
 import { ConfigError, type Config } from './config.js';
 import { createApp } from './http/app.js';
@@ -20,6 +21,7 @@ import { EventBudget } from './session/event-store.js';
 import { SessionRegistry, type Reservation } from './session/registry.js';
 import { Session } from './session/session.js';
 import { createNotifier, startWatchdog } from './systemd-notify.js';
+import { VERSION } from './version.js';
 
 export interface RunningBridge {
   url: string;
@@ -63,10 +65,18 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     return child;
   };
   const pool = config.pool > 0 ? new WarmPool(config.pool, spawnChild, () => registry.room(), log, config.killGraceMs) : undefined;
-  const startSession = async (reservation: Reservation, clientAddress: string) => {
+  const maxLineBytes = config.limits.maxChildLineBytes;
+  const shared = config.shared
+    ? new SharedChild({ spawn: spawnChild, log, metrics, maxLineBytes, killGraceMs: config.killGraceMs, version: VERSION })
+    : undefined;
+  /** How a new session reaches its server: a share of the shared child, or a child of its own. */
+  const upstreamFor = async (): Promise<(log: () => Logger, events: UpstreamEvents) => Upstream> => {
+    if (shared) return (sessionLog, events) => shared.attach(sessionLog, events);
     const child = pool?.take() ?? (await spawnChild());
-    const upstreamContext = { metrics, maxLineBytes: config.limits.maxChildLineBytes };
-    const connect = (sessionLog: () => Logger, events: UpstreamEvents) => dedicatedUpstream(child, { ...upstreamContext, log: sessionLog }, events);
+    return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics, maxLineBytes }, events);
+  };
+  const startSession = async (reservation: Reservation, clientAddress: string) => {
+    const connect = await upstreamFor();
     const session = new Session(connect, {
       config,
       log: log.child({ client: clientAddress }),
@@ -149,6 +159,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
         metricsServer?.close();
         await pool?.close();
         const clean = await registry.endAll(config.shutdownTimeoutMs);
+        await shared?.close();
         if (!clean) log.warn('shutdown timeout reached; killing the remaining children');
         server.closeAllConnections();
         metricsServer?.closeAllConnections();

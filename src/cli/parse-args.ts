@@ -107,6 +107,10 @@ function buildParser(argv: string[]) {
         coerce: lastNumber, type: 'number', default: 0, group: 'Sessions:',
         describe: 'Keep this many children started ahead of need, so a new session does not wait for a spawn (they count toward --max-sessions)',
       },
+      shared: {
+        coerce: lastBoolean, type: 'boolean', default: false, group: 'Sessions:',
+        describe: 'One child for every session, for servers that keep no per-client state (see the README for what it cannot do)',
+      },
       resume: {
         coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
         describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
@@ -249,6 +253,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
     }),
   );
   const { child, defaults } = chooseCommand(commandWords, env);
+  if (parsed.shared && parsed.pool > 0) throw new ConfigError('--pool has no use with --shared, which keeps one child for all sessions');
   const authTokenFile = parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile);
   if (!isLoopbackHost(parsed.host) && authTokenFile === undefined && !parsed.allowUnauthenticated) {
     throw new ConfigError(
@@ -282,6 +287,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       },
       idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
       pool: nonNegativeInteger('pool', parsed.pool),
+      shared: parsed.shared,
       keepAliveMs: DEFAULTS.keepAliveMs,
       killGraceMs: seconds('kill-grace', parsed.killGrace, { allowZero: true }),
       shutdownTimeoutMs: seconds('shutdown-timeout', parsed.shutdownTimeout, { allowZero: true }),

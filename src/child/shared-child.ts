@@ -1,0 +1,344 @@
+/**
+ * One child for every session (--shared), for servers that keep no per-client state such as mcp-nixos.
+ * The bridge initializes the child once and answers each session's initialize from that result; request
+ * ids and progress tokens are rewritten so sessions never collide or see each other's messages.
+ */
+import {
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { ChildProcess } from './child-process.js';
+import { StdioChannel } from './stdio-channel.js';
+import type { Upstream, UpstreamEvents } from './upstream.js';
+
+type Token = string | number;
+
+/** One session's share of the child. */
+interface Share {
+  log: () => Logger;
+  events: UpstreamEvents;
+  /** The child's id for each of this session's requests in flight, by the session's own id. */
+  upstreamIds: Map<RequestId, number>;
+  subscriptions: Set<string>;
+}
+
+/** A session request as the child knows it. */
+interface Forwarded {
+  share: Share;
+  id: RequestId;
+  token: Token | undefined;
+}
+
+export interface SharedChildOptions {
+  spawn: () => Promise<ChildProcess>;
+  log: Logger;
+  metrics: Metrics;
+  maxLineBytes: number;
+  killGraceMs: number;
+  version: string;
+}
+
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
+/** What the bridge declares to the child; server requests reach a client only when they can be attributed. */
+const BRIDGE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
+const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
+
+const errorResponse = (id: RequestId, message: string): JSONRPCMessage => ({
+  jsonrpc: '2.0',
+  id,
+  error: { code: -32603, message },
+});
+
+export class SharedChild {
+  private child: ChildProcess | undefined;
+  private channel: StdioChannel | undefined;
+  /** The child's InitializeResult, once it has answered the bridge's own initialize. */
+  private initialized: Promise<Record<string, unknown>> | undefined;
+  private isReady = false;
+  private resolveInit: ((result: Record<string, unknown>) => void) | undefined;
+  private rejectInit: ((error: Error) => void) | undefined;
+  private nextId = 1;
+  private readonly forwarded = new Map<number, Forwarded>();
+  private readonly tokens = new Map<string, Forwarded>();
+  /** Requests the child sent to a client, by the child's id: whose client answers. */
+  private readonly serverRequests = new Map<RequestId, Share>();
+  private readonly shares = new Set<Share>();
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: SharedChildOptions) {}
+
+  /** Gives a session its share; the child starts with the first one. */
+  attach(log: () => Logger, events: UpstreamEvents): Upstream {
+    const share: Share = { log, events, upstreamIds: new Map(), subscriptions: new Set() };
+    this.shares.add(share);
+    const shared = this;
+    return {
+      get pid() {
+        return shared.child?.pid ?? 0;
+      },
+      send: (message) => this.fromSession(share, message),
+      close: async () => {
+        this.detach(share);
+        return undefined;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    this.channel?.stop();
+    await this.child?.terminate(this.options.killGraceMs);
+  }
+
+  /** The child's InitializeResult, starting (or restarting) the child when there is none. */
+  private ready(): Promise<Record<string, unknown>> {
+    if (this.initialized) return this.initialized;
+    this.initialized = new Promise((resolve, reject) => {
+      this.resolveInit = resolve;
+      this.rejectInit = reject;
+    });
+    void this.start();
+    return this.initialized;
+  }
+
+  private async start(): Promise<void> {
+    let child: ChildProcess;
+    try {
+      child = await this.options.spawn();
+    } catch (error) {
+      this.childGone(`the MCP server could not be started: ${(error as Error).message}`);
+      return;
+    }
+    this.child = child;
+    const { log, metrics } = this.options;
+    this.channel = new StdioChannel(child, this.options.maxLineBytes, {
+      message: (message) => this.fromChild(message),
+      invalidLine: (error) => log.warn({ err: error.message.slice(0, 200) }, 'shared child: skipped a stdout line that is not JSON-RPC'),
+      overflow: () => {
+        log.error('shared child wrote an over-long stdout line; restarting it');
+        void child.terminate(this.options.killGraceMs);
+      },
+      traffic: (direction, bytes) => metrics.relayed(direction === 'in' ? 'to_client' : 'to_child', 0, bytes),
+    });
+    child.onStderrLine = (line) => log.info({ pid: child.pid, stderr: line }, 'shared child stderr');
+    void child.exited.then((status) => {
+      metrics.childExited(status);
+      if (this.child !== child) return;
+      this.childGone(`the MCP server process exited (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})`);
+    });
+    this.channel.send({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        capabilities: BRIDGE_CAPABILITIES,
+        clientInfo: { name: 'mcp-bridge (shared)', version: this.options.version },
+      },
+    });
+    log.info({ pid: child.pid }, 'shared child started');
+  }
+
+  /**
+   * Rule: when the shared child dies, every request in flight fails, and a new child starts after a delay
+   * that doubles with each failure in a row (1 s up to 60 s); sessions carry on.
+   * Why: one crash must not end every user's session, and a broken command must not become a spawn loop.
+   */
+  private childGone(reason: string): void {
+    this.options.log.warn({ reason }, 'shared child gone');
+    this.channel?.stop();
+    this.child = undefined;
+    this.channel = undefined;
+    this.isReady = false;
+    this.rejectInit?.(new Error(reason));
+    this.resolveInit = this.rejectInit = undefined;
+    this.initialized = undefined;
+    for (const request of this.forwarded.values()) request.share.events.message(errorResponse(request.id, `Request failed: ${reason}`));
+    this.forwarded.clear();
+    this.tokens.clear();
+    this.serverRequests.clear();
+    for (const share of this.shares) share.upstreamIds.clear();
+    if (this.closed) return;
+    this.failures++;
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.shares.size > 0) void this.ready().catch(() => undefined);
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  private fromSession(share: Share, message: JSONRPCMessage): boolean {
+    if (this.closed) return false;
+    // The bridge initialized the child itself; the session's own `initialized` has nothing to do there.
+    if (isJSONRPCNotification(message) && message.method === 'notifications/initialized') return true;
+    if (isJSONRPCRequest(message)) {
+      if (this.restartTimer !== undefined) {
+        share.events.message(errorResponse(message.id, 'the MCP server is restarting after a failure; try again shortly'));
+      } else if (message.method === 'initialize') {
+        this.answerInitialize(share, message);
+      } else if (this.isReady) {
+        this.forwardRequest(share, message);
+      } else {
+        this.ready().then(
+          () => this.forwardRequest(share, message),
+          (error: Error) => share.events.message(errorResponse(message.id, error.message)),
+        );
+      }
+      return true;
+    }
+    if (!this.channel) return true;
+    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      const params = message.params as { requestId?: RequestId; reason?: string };
+      const upstreamId = params.requestId === undefined ? undefined : share.upstreamIds.get(params.requestId);
+      return upstreamId === undefined || this.channel.send({ ...message, params: { ...params, requestId: upstreamId } });
+    }
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      const id = (message as { id?: RequestId }).id;
+      // Only the client that was asked may answer.
+      if (id === undefined || this.serverRequests.get(id) !== share) return true;
+      this.serverRequests.delete(id);
+    }
+    return this.channel.send(message);
+  }
+
+  /** Answers from the child's own InitializeResult, in the protocol version this session asked for if the bridge speaks it. */
+  private answerInitialize(share: Share, request: JSONRPCRequest): void {
+    const asked = (request.params as { protocolVersion?: string } | undefined)?.protocolVersion;
+    this.ready().then(
+      (result) => {
+        const protocolVersion = asked && SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : result.protocolVersion;
+        share.events.message({ jsonrpc: '2.0', id: request.id, result: { ...result, protocolVersion } });
+      },
+      (error: Error) => share.events.message(errorResponse(request.id, error.message)),
+    );
+  }
+
+  private forwardRequest(share: Share, request: JSONRPCRequest): void {
+    const upstreamId = this.nextId++;
+    const params = request.params as ({ _meta?: Record<string, unknown>; uri?: unknown } & Record<string, unknown>) | undefined;
+    const token = params?._meta?.progressToken as Token | undefined;
+    const entry: Forwarded = { share, id: request.id, token };
+    this.forwarded.set(upstreamId, entry);
+    share.upstreamIds.set(request.id, upstreamId);
+    let rewritten = params;
+    if (token !== undefined) {
+      const upstreamToken = `p${upstreamId}`;
+      this.tokens.set(upstreamToken, entry);
+      rewritten = { ...params, _meta: { ...params?._meta, progressToken: upstreamToken } };
+    }
+    if (typeof params?.uri === 'string') {
+      if (request.method === 'resources/subscribe') share.subscriptions.add(params.uri);
+      if (request.method === 'resources/unsubscribe') share.subscriptions.delete(params.uri);
+    }
+    // If the child is gone meanwhile, childGone answers the request with an error.
+    this.channel?.send({ ...request, id: upstreamId, params: rewritten });
+  }
+
+  private fromChild(message: JSONRPCMessage): void {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      this.fromChildResponse(message);
+    } else if (isJSONRPCRequest(message)) {
+      this.fromChildRequest(message);
+    } else if (isJSONRPCNotification(message)) {
+      this.fromChildNotification(message);
+    }
+  }
+
+  private fromChildResponse(message: JSONRPCMessage): void {
+    const id = (message as { id?: RequestId }).id;
+    if (id === 0 && this.resolveInit) {
+      if (isJSONRPCResultResponse(message)) {
+        this.failures = 0;
+        this.channel?.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        this.isReady = true;
+        this.resolveInit(message.result as Record<string, unknown>);
+      } else {
+        this.rejectInit?.(new Error(`the MCP server refused to initialize: ${JSON.stringify((message as { error?: unknown }).error)}`));
+        // Its exit restarts it after the usual delay.
+        void this.child?.terminate(this.options.killGraceMs);
+      }
+      this.resolveInit = this.rejectInit = undefined;
+      return;
+    }
+    const entry = typeof id === 'number' ? this.forwarded.get(id) : undefined;
+    if (!entry) return;
+    this.forget(id as number, entry);
+    entry.share.events.message({ ...message, id: entry.id } as JSONRPCMessage);
+  }
+
+  /**
+   * Rule: a request from the child (sampling, elicitation, roots) goes to the one session with requests in
+   * flight; with none or several it is answered with an error, never guessed. `ping` is answered here.
+   * Why: stdio does not say which call a server request belongs to, and the wrong user must never see it.
+   */
+  private fromChildRequest(request: JSONRPCRequest): void {
+    if (request.method === 'ping') {
+      this.channel?.send({ jsonrpc: '2.0', id: request.id, result: {} });
+      return;
+    }
+    const busy = [...this.shares].filter((share) => share.upstreamIds.size > 0);
+    if (busy.length !== 1) {
+      this.options.log.warn({ method: request.method, sessionsInFlight: busy.length }, 'shared child: server request not attributable; refused');
+      this.channel?.send(errorResponse(request.id, `mcp-bridge --shared cannot attribute ${request.method} to one client session`));
+      return;
+    }
+    this.serverRequests.set(request.id, busy[0]);
+    busy[0].events.message(request);
+  }
+
+  /**
+   * Rule: progress goes to the owner of its token (restored to the session's own token); list_changed goes to
+   * every session; resources/updated to the sessions subscribed to that URI; anything else (logging) to the
+   * one session with requests in flight, else nowhere. Why: the only ties a shared child's notifications have
+   * to a session are these; a wrong guess would leak one user's traffic to another.
+   */
+  private fromChildNotification(message: JSONRPCMessage & { method: string; params?: Record<string, unknown> }): void {
+    if (message.method === 'notifications/progress') {
+      const entry = this.tokens.get(String(message.params?.progressToken));
+      if (entry) entry.share.events.message({ ...message, params: { ...message.params, progressToken: entry.token } } as JSONRPCMessage);
+      return;
+    }
+    if (LIST_CHANGED.test(message.method)) {
+      for (const share of this.shares) share.events.message(message);
+      return;
+    }
+    if (message.method === 'notifications/resources/updated') {
+      for (const share of this.shares) if (share.subscriptions.has(String(message.params?.uri))) share.events.message(message);
+      return;
+    }
+    const busy = [...this.shares].filter((share) => share.upstreamIds.size > 0);
+    if (busy.length === 1) busy[0].events.message(message);
+    else this.options.log.debug({ method: message.method, sessionsInFlight: busy.length }, 'shared child: notification not attributable; dropped');
+  }
+
+  private forget(upstreamId: number, entry: Forwarded): void {
+    this.forwarded.delete(upstreamId);
+    entry.share.upstreamIds.delete(entry.id);
+    if (entry.token !== undefined) this.tokens.delete(`p${upstreamId}`);
+  }
+
+  /** A session leaves: the child is told to drop its requests, and nothing more reaches it. */
+  private detach(share: Share): void {
+    this.shares.delete(share);
+    for (const upstreamId of share.upstreamIds.values()) {
+      const entry = this.forwarded.get(upstreamId);
+      if (entry) this.forget(upstreamId, entry);
+      this.channel?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'session ended' } });
+    }
+    for (const [id, owner] of this.serverRequests) if (owner === share) this.serverRequests.delete(id);
+  }
+}

@@ -1,0 +1,4 @@
+/** The bridge's own version, from its package.json (one directory above dist/ and src/). */
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
