@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { BRIDGE_BIN, startBridge, stopAllBridges } from '../helpers/bridge.js';
+import { BRIDGE_BIN, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, rawRequest, textOf } from '../helpers/client.js';
 
 const run = promisify(execFile);
@@ -86,11 +86,15 @@ describe('--trust-proxy', () => {
     const trusting = await startBridge(['--trust-proxy', '127.0.0.1/32']);
     await rawRequest(trusting.url, { headers: { ...MCP_HEADERS, 'cf-connecting-ip': '203.0.113.7' }, body: init });
     await rawRequest(trusting.url, { headers: { ...MCP_HEADERS, 'x-forwarded-for': '198.51.100.1, 203.0.113.9' }, body: init });
-    const started = trusting.logs.filter((l) => l.msg === 'session started').map((l) => l.client);
+    // Log lines travel on another pipe than the HTTP answers: wait for them.
+    const started = await waitFor(() => {
+      const clients = trusting.logs.filter((l) => l.msg === 'session started').map((l) => l.client);
+      return clients.length === 2 ? clients : undefined;
+    });
     expect(started).toEqual(['203.0.113.7', '203.0.113.9']);
 
     const plain = await startBridge([]);
     await rawRequest(plain.url, { headers: { ...MCP_HEADERS, 'cf-connecting-ip': '203.0.113.7' }, body: init });
-    expect(plain.logs.find((l) => l.msg === 'session started')?.client).toBe('127.0.0.1');
+    expect((await plain.waitForLog((l) => l.msg === 'session started')).client).toBe('127.0.0.1');
   });
 });

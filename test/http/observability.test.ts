@@ -79,7 +79,7 @@ describe('systemd watchdog', () => {
 describe('log formats', () => {
   it('writes JSON lines when stderr is not a terminal, readable lines with --log-format pretty', async () => {
     const json = await startBridge([]);
-    expect(json.logs.find((l) => l.msg === 'listening')).toBeDefined();
+    await json.waitForLog((l) => l.msg === 'listening');
     const child = spawn(process.execPath, [BRIDGE_BIN, '--port', '0', '--log-format', 'pretty', '--', ...FIXTURE], { stdio: 'pipe' });
     let err = '';
     child.stderr.on('data', (chunk) => (err += chunk));

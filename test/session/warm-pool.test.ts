@@ -25,7 +25,6 @@ describe('warm pool', () => {
     await connect(bridge.url);
     await connect(bridge.url);
     // Two sessions fill the cap: the pool stays empty.
-    expect(bridge.logs.filter((l) => l.msg === 'session started')).toHaveLength(2);
     expect(taggedProcesses(bridge.tag)).toHaveLength(2);
   });
 
