@@ -44,8 +44,9 @@ export class Metrics {
     name: 'mcp_bridge_message_bytes_total', help: 'Bytes of JSON-RPC relayed over stdio, by direction', labelNames: ['direction'], registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'mcp_bridge_' });
+  /** Node's process metrics sample the event loop every 10 ms: only worth it when someone reads them. */
+  constructor({ processMetrics }: { processMetrics: boolean }) {
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'mcp_bridge_' });
   }
 
   sessionStarted(): void {

@@ -53,7 +53,7 @@ function loadTokens(config: Config, log: Logger): TokenFile | undefined {
 
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
   const tokens = loadTokens(config, log);
-  const metrics = new Metrics();
+  const metrics = new Metrics({ processMetrics: config.metricsListen !== undefined });
   const guard = startOrphanGuard(log);
   const registry = new SessionRegistry(config.limits);
   const eventBudget = config.resume && new EventBudget(config.resume.maxBytesTotal);

@@ -384,6 +384,9 @@ export class Session {
   private trackStream(response: Response, onClosed: () => void): Response {
     this.openStreams++;
     this.updateIdleTimer();
+    // Declared chunked, @hono/node-server sends the headers and each event at once; otherwise it waits
+    // a timer tick after the first event (the priming one) to see whether the body ends there.
+    response.headers.set('transfer-encoding', 'chunked');
     return watchBody(response, () => {
       this.openStreams--;
       onClosed();
