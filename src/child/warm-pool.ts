@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import type { ChildProcess } from './child-process.js';
 
 const FIRST_RETRY_MS = 1000;
+/** Spawning blocks the event loop for milliseconds (fork): refill after the taker's initialize round trip. */
+const REFILL_DELAY_MS = 100;
 const MAX_RETRY_MS = 60_000;
 
 export class WarmPool {
@@ -33,7 +35,7 @@ export class WarmPool {
   take(): ChildProcess | undefined {
     const child = this.ready.shift();
     if (child) this.failures = 0;
-    this.refill();
+    setTimeout(() => this.refill(), REFILL_DELAY_MS).unref();
     return child;
   }
 
