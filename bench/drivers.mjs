@@ -29,6 +29,12 @@ function binOf(pkg) {
   return join(dir, typeof bin === 'string' ? bin : Object.values(bin)[0]);
 }
 
+/** Children a bridge run with these options keeps with no session open but has not started yet. */
+function keptBridgeChildren(args) {
+  // The --shared child starts with the first session and stays; --pool children exist from the start.
+  return args.includes('--shared') ? 1 : 0;
+}
+
 export const backends = {
   echo: { name: 'echo', command: [process.execPath, join(here, 'echo-server.mjs')] },
   everything: {
@@ -173,7 +179,10 @@ export const drivers = {
         child.once('exit', (code) => reject(new Error(`bridge exited (${code}) before listening; see ${child.log}`)));
         setTimeout(() => reject(new Error('bridge did not print its URL within 20 s')), 20_000).unref();
       });
-      return httpInstance('bridge', child, url, ctx);
+      const inst = httpInstance('bridge', child, url, ctx);
+      // Children the bridge keeps by design with no session open: "settled" and "children left" count them.
+      inst.keptChildren = keptBridgeChildren(ctx.bridgeArgs ?? []);
+      return inst;
     },
   },
 

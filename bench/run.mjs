@@ -104,7 +104,7 @@ for (const backend of chosenBackends) {
         inst.kind = driver.kind;
         // Processes a gateway keeps with no session (mcp-bridge: its orphan guard; mcp-proxy: the
         // shared child): "settled" and "children left" are counted against this.
-        inst.idleProcesses = inst.root ? descendants(inst.root).length : 0;
+        inst.idleProcesses = (inst.root ? descendants(inst.root).length : 0) + (inst.keptChildren ?? 0);
         return { inst, note: `listening ${inst.listen}, ${inst.idleProcesses} idle process(es) below it` };
       } catch (e) {
         progress(`${driver.name} did not start: ${e.message}`);
