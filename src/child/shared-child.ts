@@ -16,6 +16,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { restartDelayMs } from './backoff.js';
 import type { ChildProcess } from './child-process.js';
 import { StdioChannel } from './stdio-channel.js';
 import type { Upstream, UpstreamEvents } from './upstream.js';
@@ -47,8 +48,6 @@ export interface SharedChildOptions {
   version: string;
 }
 
-const FIRST_RETRY_MS = 1000;
-const MAX_RETRY_MS = 60_000;
 /** What the bridge declares to the child; server requests reach a client only when they can be attributed. */
 const BRIDGE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
 const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
@@ -173,7 +172,7 @@ export class SharedChild {
     for (const share of this.shares) share.upstreamIds.clear();
     if (this.closed) return;
     this.failures++;
-    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+    const delay = restartDelayMs(this.failures);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.shares.size > 0) void this.ready().catch(() => undefined);

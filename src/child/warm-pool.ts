@@ -3,12 +3,11 @@
  * instead of waiting for a spawn, and a replacement starts in the background.
  */
 import type { Logger } from '../log.js';
+import { restartDelayMs } from './backoff.js';
 import type { ChildProcess } from './child-process.js';
 
-const FIRST_RETRY_MS = 1000;
 /** Spawning blocks the event loop for milliseconds (fork): refill after the taker's initialize round trip. */
 const REFILL_DELAY_MS = 100;
-const MAX_RETRY_MS = 60_000;
 
 export class WarmPool {
   private ready: ChildProcess[] = [];
@@ -86,7 +85,7 @@ export class WarmPool {
   private failed(details: Record<string, unknown>): void {
     if (this.closed) return;
     this.failures++;
-    const retryInMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+    const retryInMs = restartDelayMs(this.failures);
     this.log.warn({ ...details, retryInMs }, 'pooled child failed; spawning again later');
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {

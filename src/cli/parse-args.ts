@@ -261,6 +261,8 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
     );
   }
 
+  const headersTimeoutMs = seconds('headers-timeout', parsed.headersTimeout);
+
   return {
     kind: 'run',
     config: {
@@ -281,8 +283,9 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
         maxBodyBytes: positiveInteger('max-body-size', parsed.maxBodySize),
         maxChildLineBytes: positiveInteger('max-line-size', parsed.maxLineSize),
         pendingMessages: DEFAULTS.pendingMessages,
-        headersTimeoutMs: seconds('headers-timeout', parsed.headersTimeout),
-        requestReceiveTimeoutMs: Math.max(seconds('headers-timeout', parsed.headersTimeout), DEFAULTS.requestReceiveTimeoutSeconds * 1000),
+        headersTimeoutMs,
+        // Node wants the whole-request limit at least as long as the headers one.
+        requestReceiveTimeoutMs: Math.max(headersTimeoutMs, DEFAULTS.requestReceiveTimeoutSeconds * 1000),
         maxHeaderBytes: positiveInteger('max-header-size', parsed.maxHeaderSize),
       },
       idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),

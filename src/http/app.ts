@@ -39,6 +39,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.set('client', deps.clientAddress(getConnInfo(c).remote.address, c.req.raw.headers));
     await next();
     metrics.httpResponse(c.res.status);
+    // Built only when wanted: this runs for every request.
+    if (!log.isLevelEnabled('debug')) return;
     log.debug(
       {
         method: c.req.method,

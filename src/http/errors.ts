@@ -6,7 +6,6 @@ export const ErrorCode = {
   BadRequest: -32000,
   SessionNotFound: -32001,
   ParseError: -32700,
-  InvalidRequest: -32600,
   InvalidParams: -32602,
   InternalError: -32603,
 } as const;
@@ -15,12 +14,12 @@ export function jsonRpcError(
   status: number,
   code: number,
   message: string,
-  /** `id: undefined` leaves the id out, as the spec suggests for a rejected Origin; the default is `null`. */
-  options: { id?: RequestId | null; headers?: Record<string, string>; data?: unknown } = { id: null },
+  /** `omitId` leaves the id out, as the spec suggests for a rejected Origin; otherwise it is `id` or null. */
+  options: { id?: RequestId | null; omitId?: boolean; headers?: Record<string, string>; data?: unknown } = {},
 ): Response {
   const error: { code: number; message: string; data?: unknown } = { code, message };
   if (options.data !== undefined) error.data = options.data;
-  const body = 'id' in options && options.id === undefined ? { jsonrpc: '2.0', error } : { jsonrpc: '2.0', id: options.id ?? null, error };
+  const body = options.omitId ? { jsonrpc: '2.0', error } : { jsonrpc: '2.0', id: options.id ?? null, error };
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'Content-Type': 'application/json', ...options.headers },

@@ -4,8 +4,6 @@ import type { MiddlewareHandler } from 'hono';
 import { DEFAULT_ALLOWED_ORIGINS } from '../config.js';
 import { ErrorCode, jsonRpcError } from './errors.js';
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 export function isLoopbackHost(name: string): boolean {
   const bare = name.replace(/^\[|\]$/g, '').toLowerCase();
   return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
@@ -46,7 +44,7 @@ export function isHostAllowed(host: string | undefined, policy: GuardPolicy): bo
   if (!policy.loopbackBind && policy.allowedHosts.length === 0) return true;
   if (host === undefined || host === '') return false;
   const name = hostNameOf(host);
-  return LOOPBACK_NAMES.has(name) || isLoopbackHost(name) || policy.allowedHosts.includes(name);
+  return isLoopbackHost(name) || policy.allowedHosts.includes(name);
 }
 
 /**
@@ -70,11 +68,11 @@ export function guards(policy: GuardPolicy, rejected: (reason: 'host' | 'origin'
   return async (c, next) => {
     if (!isHostAllowed(c.req.header('host'), policy)) {
       rejected('host');
-      return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Host not allowed', { id: undefined });
+      return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Host not allowed', { omitId: true });
     }
     if (!isOriginAllowed(c.req.header('origin'), policy)) {
       rejected('origin');
-      return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Origin not allowed', { id: undefined });
+      return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Origin not allowed', { omitId: true });
     }
     await next();
   };

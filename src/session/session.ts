@@ -21,7 +21,8 @@ import { watchBody } from '../http/watch-body.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { SessionEventStore, type EventBudget } from './event-store.js';
-import { PendingMessages, routeChildMessage, type InflightRequest, type StreamState } from './router.js';
+import { InflightTable } from './inflight.js';
+import { PendingMessages, routeChildMessage, type InflightRequest } from './router.js';
 
 export type EndReason = 'deleted' | 'idle' | 'evicted' | 'child-exit' | 'child-output' | 'shutdown' | 'not-initialized';
 
@@ -94,11 +95,8 @@ export class Session {
   private state: 'open' | 'ending' | 'ended' = 'open';
   private readonly transport: WebStandardStreamableHTTPServerTransport;
   private readonly upstream: Upstream;
-  private readonly inflight = new Map<RequestId, InflightRequest>();
-  private readonly timeouts = new Map<RequestId, NodeJS.Timeout>();
+  private readonly inflight: InflightTable;
   private readonly store: SessionEventStore | undefined;
-  /** In-flight requests by the id of the SSE stream that carries their answers (resumable streams only). */
-  private readonly streamRequests = new Map<string, Set<RequestId>>();
   private readonly pending: PendingMessages;
   private standaloneOpen = false;
   private openStreams = 0;
@@ -123,6 +121,7 @@ export class Session {
     metrics.sessionStarted();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     this.pending = new PendingMessages(config.limits.pendingMessages);
+    this.inflight = new InflightTable(config.limits.requestTimeoutMs, (request) => this.timedOut(request));
     const resume = config.resume;
     if (resume && options.eventBudget) {
       this.store = new SessionEventStore({
@@ -184,8 +183,8 @@ export class Session {
     if (this.store) this.store.onNewStream = undefined;
     const response = await handling;
     if (!isEventStream(response)) return response;
-    if (streamId !== undefined) this.streamRequests.set(streamId, new Set(ids.filter((id) => this.inflight.has(id))));
-    return this.trackStream(response, () => this.setStreamState(ids, streamId !== undefined ? 'resumable' : 'gone'));
+    if (streamId !== undefined) this.inflight.bindStream(streamId, ids);
+    return this.trackStream(response, () => this.inflight.setStreamState(ids, streamId !== undefined ? 'resumable' : 'gone'));
   }
 
   async handleGet(request: Request): Promise<Response> {
@@ -196,9 +195,9 @@ export class Session {
     if (!isEventStream(response)) return response;
     if (resumed !== undefined && resumed !== STANDALONE_STREAM_ID) {
       // A POST stream resumed after a disconnect: its calls still in flight are reachable again.
-      const requests = this.streamRequests.get(resumed) ?? new Set<RequestId>();
-      this.setStreamState(requests, 'open');
-      return this.trackStream(response, () => this.setStreamState(requests, 'resumable'));
+      const requests = this.inflight.onStream(resumed);
+      this.inflight.setStreamState(requests, 'open');
+      return this.trackStream(response, () => this.inflight.setStreamState(requests, 'resumable'));
     }
     this.standaloneOpen = true;
     this.flushPending();
@@ -225,10 +224,7 @@ export class Session {
   }
 
   private async finish(reason: EndReason): Promise<void> {
-    const failures = [...this.inflight.keys()].map((id) => this.failRequest(id, reason));
-    this.inflight.clear();
-    for (const timer of this.timeouts.values()) clearTimeout(timer);
-    this.timeouts.clear();
+    const failures = this.inflight.clear().map((id) => this.failRequest(id, reason));
     await Promise.allSettled(failures);
     const { messages, dropped } = this.pending.take();
     if (messages.length + dropped > 0) {
@@ -236,7 +232,6 @@ export class Session {
     }
     await this.transport.close();
     this.store?.clear();
-    this.streamRequests.clear();
     const graceMs = reason === 'shutdown' ? Math.min(this.options.config.killGraceMs, this.options.config.shutdownTimeoutMs) : this.options.config.killGraceMs;
     const status = await this.upstream.close(graceMs);
     this.state = 'ended';
@@ -275,14 +270,7 @@ export class Session {
     if (isJSONRPCRequest(message)) {
       const meta = (message.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
       const token = meta?.progressToken;
-      this.inflight.set(message.id, {
-        id: message.id,
-        method: message.method,
-        progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
-        stream: 'open',
-        startedAt: Date.now(),
-      });
-      this.timeouts.set(message.id, this.startTimeout(message.id));
+      this.inflight.add(message.id, message.method, typeof token === 'string' || typeof token === 'number' ? token : undefined);
       this.updateIdleTimer();
     } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
       this.cancelled((message.params as { requestId?: RequestId } | undefined)?.requestId);
@@ -308,13 +296,13 @@ export class Session {
     this.options.metrics.relayed('to_client', 1, 0);
     if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
       const id = (message as { id?: RequestId }).id;
-      const request = id === undefined ? undefined : this.inflight.get(id);
-      if (request) this.recordAnswer(request);
-      if (id === undefined || !this.completed(id)) {
+      const request = id === undefined ? undefined : this.completed(id);
+      if (!request) {
         this.log.debug({ id }, 'dropped a response to no request in flight');
         return;
       }
-      this.deliver(message, id);
+      this.recordAnswer(request);
+      this.deliver(message, request.id);
       return;
     }
     const route = routeChildMessage(message, this.inflight.values(), this.standaloneOpen);
@@ -327,16 +315,11 @@ export class Session {
     this.deliver(message, route.kind === 'request' ? route.id : undefined);
   }
 
-  /** Forgets a request that got its answer (or was cancelled); false if it was not in flight. */
-  private completed(id: RequestId): boolean {
-    if (!this.inflight.delete(id)) return false;
-    clearTimeout(this.timeouts.get(id));
-    this.timeouts.delete(id);
-    for (const [streamId, ids] of this.streamRequests) {
-      if (ids.delete(id) && ids.size === 0) this.streamRequests.delete(streamId);
-    }
-    this.updateIdleTimer();
-    return true;
+  /** Forgets a request that got its answer (or was cancelled); returns it, or undefined if it was not in flight. */
+  private completed(id: RequestId): InflightRequest | undefined {
+    const request = this.inflight.complete(id);
+    if (request) this.updateIdleTimer();
+    return request;
   }
 
   private recordAnswer(request: InflightRequest): void {
@@ -349,24 +332,13 @@ export class Session {
    * Rule: a request unanswered after --request-timeout is cancelled at the child and answered with an error.
    * Why: a hung server must not hold a client (or a session's in-flight slot) forever; 300 s is claude.ai's own limit.
    */
-  private startTimeout(id: RequestId): NodeJS.Timeout {
-    const ms = this.options.config.limits.requestTimeoutMs;
-    const timer = setTimeout(() => {
-      if (!this.completed(id)) return;
-      this.options.metrics.rejected('timeout');
-      this.log.warn({ id, timeoutMs: ms }, 'request timed out; cancelling it');
-      this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: `timed out after ${ms / 1000} s` } });
-      this.deliver({ jsonrpc: '2.0', id, error: { code: REQUEST_TIMEOUT, message: `Request timed out after ${ms / 1000} s` } }, id);
-    }, ms);
-    timer.unref();
-    return timer;
-  }
-
-  private setStreamState(ids: Iterable<RequestId>, state: StreamState): void {
-    for (const id of ids) {
-      const request = this.inflight.get(id);
-      if (request) request.stream = state;
-    }
+  private timedOut({ id }: InflightRequest): void {
+    const seconds = this.options.config.limits.requestTimeoutMs / 1000;
+    this.updateIdleTimer();
+    this.options.metrics.rejected('timeout');
+    this.log.warn({ id, timeoutSeconds: seconds }, 'request timed out; cancelling it');
+    this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: `timed out after ${seconds} s` } });
+    this.deliver({ jsonrpc: '2.0', id, error: { code: REQUEST_TIMEOUT, message: `Request timed out after ${seconds} s` } }, id);
   }
 
   private deliver(message: JSONRPCMessage, relatedRequestId: RequestId | undefined): void {
