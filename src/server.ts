@@ -11,6 +11,7 @@ import { WarmPool } from './child/warm-pool.js';
 import { ConfigError, type Config } from './config.js';
 import { createApp } from './http/app.js';
 import { TokenFile } from './http/auth.js';
+import { directEventStreams } from './http/event-stream.js';
 import { clientAddressResolver } from './http/client-address.js';
 import { guardPolicy } from './http/guards.js';
 import { createMcpEndpoint } from './http/mcp-endpoint.js';
@@ -124,7 +125,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({
-      fetch: app.fetch,
+      fetch: directEventStreams(app.fetch),
       hostname: config.host,
       port: config.port,
       serverOptions: {

@@ -28,6 +28,8 @@ export class StdioChannel {
     this.buffer = new ReadBuffer({ maxBufferSize: maxLineBytes });
     child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
     child.stdout.on('error', () => undefined);
+    // A pooled child's stdout was paused after its warm-up (see warm-up.ts).
+    child.stdout.resume();
   }
 
   /** Writes one message to the child's stdin; false when the child can no longer take input. */

@@ -1,4 +1,5 @@
 /** The Hono app: health and readiness, the MCP endpoint at its path with and without a trailing slash, middleware order. */
+import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
@@ -24,7 +25,7 @@ export interface AppDeps {
   log: Logger;
 }
 
-type Env = { Variables: { client: string } };
+type Env = { Bindings: HttpBindings; Variables: { client: string } };
 
 const MCP_METHODS = ['GET', 'POST', 'DELETE'];
 
@@ -73,7 +74,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       authenticate(deps),
       rateLimit(deps),
     );
-    app.on(MCP_METHODS, path, (c) => deps.endpoint(c.req.raw, c.get('client')));
+    app.on(MCP_METHODS, path, (c) => deps.endpoint(c.req.raw, c.env.incoming, c.get('client')));
     app.all(path, () =>
       jsonRpcError(405, ErrorCode.BadRequest, 'Method not allowed.', { headers: { Allow: MCP_METHODS.join(', ') } }),
     );

@@ -1,5 +1,6 @@
 /** The MCP endpoint: finds a request's session (or starts one on `initialize`) and hands the request to it. */
-import { readRequestBody, requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
+import type { IncomingMessage } from 'node:http';
+import { requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { isInitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -7,6 +8,7 @@ import { CapacityError, type Reservation, type SessionRegistry } from '../sessio
 import type { ReadBody, Session } from '../session/session.js';
 import { ErrorCode, jsonRpcError, sessionNotFound } from './errors.js';
 import type { ClientRateLimit } from './rate-limits.js';
+import { readBody as readBodyText } from './read-body.js';
 
 export interface EndpointDeps {
   registry: SessionRegistry;
@@ -30,13 +32,14 @@ function requestIdOf(body: unknown): string | number | null {
   return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
-export type Endpoint = (request: Request, client: string) => Promise<Response>;
+/** `incoming` is `request`'s Node side, whose body is read directly. */
+export type Endpoint = (request: Request, incoming: IncomingMessage, client: string) => Promise<Response>;
 
 export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
   const { registry, metrics, log } = deps;
 
-  async function readBody(request: Request): Promise<ReadBody | Response> {
-    const body = await readRequestBody(request, deps.maxBodyBytes);
+  async function readBody(request: Request, incoming: IncomingMessage): Promise<ReadBody | Response> {
+    const body = await readBodyText(incoming, deps.maxBodyBytes);
     if (body.tooLarge) {
       metrics.rejected('size');
       return jsonRpcError(413, ErrorCode.BadRequest, requestBodyTooLargeMessage(deps.maxBodyBytes));
@@ -106,9 +109,9 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     return sessionId === null ? missingSession() : sessionNotFound();
   }
 
-  return async (request, client) => {
+  return async (request, incoming, client) => {
     if (request.method === 'POST') {
-      const body = await readBody(request);
+      const body = await readBody(request, incoming);
       if (body instanceof Response) return body;
       if (!request.headers.has('mcp-session-id')) {
         if (body.parsed === undefined) return jsonRpcError(400, ErrorCode.ParseError, 'Parse error: Invalid JSON');

@@ -17,12 +17,12 @@ import type { ExitStatus } from '../child/child-process.js';
 import type { Upstream, UpstreamEvents } from '../child/upstream.js';
 import type { Config } from '../config.js';
 import { ErrorCode, jsonRpcError } from '../http/errors.js';
-import { watchBody } from '../http/watch-body.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { SessionEventStore, type EventBudget } from './event-store.js';
 import { InflightTable } from './inflight.js';
 import { PendingMessages, routeChildMessage, type InflightRequest } from './router.js';
+import { onStreamEnd } from './stream-end.js';
 
 export type EndReason = 'deleted' | 'idle' | 'evicted' | 'child-exit' | 'child-output' | 'shutdown' | 'not-initialized';
 
@@ -356,14 +356,12 @@ export class Session {
   private trackStream(response: Response, onClosed: () => void): Response {
     this.openStreams++;
     this.updateIdleTimer();
-    // Declared chunked, @hono/node-server sends the headers and each event at once; otherwise it waits
-    // a timer tick after the first event (the priming one) to see whether the body ends there.
-    response.headers.set('transfer-encoding', 'chunked');
-    return watchBody(response, () => {
+    onStreamEnd(response, () => {
       this.openStreams--;
       onClosed();
       this.updateIdleTimer();
     });
+    return response;
   }
 
   private updateIdleTimer(): void {

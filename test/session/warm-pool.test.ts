@@ -11,11 +11,16 @@ describe('warm pool', () => {
     const pooled = await waitFor(() => (taggedProcesses(bridge.tag).length === 2 ? taggedProcesses(bridge.tag) : undefined), {
       what: 'two pooled children',
     });
+    // Each was warmed up with a ping before it was offered.
+    const ready = await bridge.waitForLog((l) => l.msg === 'pooled child ready' && pooled.includes(l.pid as number));
+    expect(ready.warmUp).toBe('answered');
     const { client } = await connect(bridge.url);
     const started = await bridge.waitForLog((l) => l.msg === 'session started');
     expect(pooled).toContain(started.pid);
     const who = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
     expect(who.pid).toBe(started.pid);
+    // The ping's answer was the pool's; nothing of it reached the session.
+    expect(bridge.logs.some((l) => l.msg === 'dropped a response to no request in flight')).toBe(false);
     await waitFor(() => taggedProcesses(bridge.tag).length === 3 || undefined, { what: 'a replacement in the pool' });
   });
 
