@@ -151,19 +151,18 @@ function httpInstance(name, child, url, ctx) {
   };
 }
 
-export const drivers = {
-  // Ours, with the CLI's defaults except the limits (see bridgeLimitFlags). Logs at warn, as the
-  // peers are run quiet too.
-  bridge: {
-    name: 'bridge',
+function bridgeDriver(name, modeArgs) {
+  return {
+    name,
     kind: 'ours',
     async start(backend, ctx) {
       const main = join(repo, 'bin', 'mcp-bridge.js');
       checkBuilt();
       const nodeArgs = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
-      const child = spawnGateway('bridge', backend, [
+      const args = [...modeArgs, ...(ctx.bridgeArgs ?? [])];
+      const child = spawnGateway(name, backend, [
         ...nodeArgs, main, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...bridgeLimitFlags(main),
-        ...(ctx.bridgeArgs ?? []), '--', ...backend.command,
+        ...args, '--', ...backend.command,
       ], ctx);
       const url = await new Promise((resolve, reject) => {
         let out = '';
@@ -176,15 +175,24 @@ export const drivers = {
           }
         };
         child.stdout.on('data', read);
-        child.once('exit', (code) => reject(new Error(`bridge exited (${code}) before listening; see ${child.log}`)));
-        setTimeout(() => reject(new Error('bridge did not print its URL within 20 s')), 20_000).unref();
+        child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening; see ${child.log}`)));
+        setTimeout(() => reject(new Error(`${name} did not print its URL within 20 s`)), 20_000).unref();
       });
-      const inst = httpInstance('bridge', child, url, ctx);
+      const inst = httpInstance(name, child, url, ctx);
       // Children the bridge keeps by design with no session open: "settled" and "children left" count them.
-      inst.keptChildren = keptBridgeChildren(ctx.bridgeArgs ?? []);
+      inst.keptChildren = keptBridgeChildren(args);
       return inst;
     },
-  },
+  };
+}
+
+export const drivers = {
+  // Ours, with the CLI's defaults except the limits (see bridgeLimitFlags), in its three modes: a child
+  // per session spawned on initialize, taken from a warm pool (more pooled children than the sessions a
+  // block opens back to back), or one shared child. Logs at warn, as the peers are run quiet too.
+  bridge: bridgeDriver('bridge', []),
+  'bridge-pool': bridgeDriver('bridge-pool', ['--pool', '8']),
+  'bridge-shared': bridgeDriver('bridge-shared', ['--shared']),
 
   // The physical limit: the SDK's stdio client talking to the server itself, no HTTP hop.
   direct: {

@@ -74,6 +74,28 @@ in
     description = "Maximum number of concurrent MCP sessions, each with its own server process.";
   };
 
+  pool = mkOption {
+    type = types.ints.unsigned;
+    default = 0;
+    example = 2;
+    description = ''
+      Server processes kept started ahead of need, so that a new session does not wait for one to
+      start (a Python server such as mcp-nixos takes about a second). They count toward
+      {option}`maxSessions` and cost memory like sessions do. Not used with {option}`shared`.
+    '';
+  };
+
+  shared = mkOption {
+    type = types.bool;
+    default = false;
+    description = ''
+      Serve every session from one server process instead of one per session: far less memory and no
+      start-up wait, for servers that keep no per-client state (mcp-nixos is one). Requests from the
+      server to a client (sampling, elicitation, roots) reach a client only while exactly one session
+      has a call in flight; see the bridge's README for what a shared server cannot do.
+    '';
+  };
+
   idleTimeout = mkOption {
     type = types.ints.positive;
     default = 600;

@@ -42,6 +42,11 @@ let
   ++ repeat "--allowed-origin" cfg.allowedOrigins
   ++ repeat "--trust-proxy" cfg.trustProxy
   ++ lib.optional cfg.allowUnauthenticated "--allow-unauthenticated"
+  ++ lib.optionals (cfg.pool > 0) [
+    "--pool"
+    (toString cfg.pool)
+  ]
+  ++ lib.optional cfg.shared "--shared"
   ++ repeat "--env" (lib.mapAttrsToList (name: value: "${name}=${value}") serverEnvironment)
   ++ cfg.extraArgs;
 
@@ -99,6 +104,12 @@ in
           "services.mcp-bridge listens on ${cfg.listen.address}, beyond loopback, without authentication: "
           + "set services.mcp-bridge.authTokenFile, or services.mcp-bridge.allowUnauthenticated = true "
           + "to serve it unauthenticated on purpose.";
+      }
+      {
+        assertion = !(cfg.shared && cfg.pool > 0);
+        message =
+          "services.mcp-bridge.pool = ${toString cfg.pool} has no use with services.mcp-bridge.shared = true, "
+          + "which keeps one server process for all sessions: set one of them.";
       }
     ];
 

@@ -375,6 +375,8 @@ let
         path
         allowedOrigins
         maxSessions
+        pool
+        shared
         idleTimeout
         allowUnauthenticated
         extraArgs

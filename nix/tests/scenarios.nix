@@ -16,6 +16,7 @@
       public = {
         vsockCid = 3;
         allowUnauthenticated = true;
+        shared = true;
         hostAddress = "192.168.100.1";
         guestAddress = "192.168.100.2";
         vcpu = 2;
@@ -36,6 +37,7 @@
         hostAddress = "192.168.100.3";
         guestAddress = "192.168.100.4";
         port = 9000;
+        pool = 2;
         allowedHosts = [ "server.example.ts.net" ];
         server = {
           command = [
@@ -162,6 +164,16 @@
   };
 
   # The guest service on a public address, neither with tokens nor allowed to go without.
+  # A warm pool and a shared server at once: one must go.
+  guestPoolAndShared = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      pool = 2;
+      shared = true;
+    };
+  };
+
   publicGuestWithoutAuth = {
     kind = "guest";
     module.services.mcp-bridge = {

@@ -230,6 +230,11 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge listens on 0\.0\.0\.0, .*authTokenFile/);
     });
 
+    it('refuses a warm pool together with a shared server', async () => {
+      const { failedAssertions } = await evaluate<Guest>('guestPoolAndShared');
+      expect(failedAssertions).toEqual([expect.stringMatching(/^services\.mcp-bridge\.pool = 2 has no use with services\.mcp-bridge\.shared = true/)]);
+    });
+
     it('hands the token file over as a systemd credential', async () => {
       const { failedAssertions, service } = await evaluate<Guest>('guestWithTokens');
       expect(failedAssertions).toEqual([]);
@@ -316,6 +321,8 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       // Unauthenticated on purpose, and the host (its only peer) may name the client for per-client limits.
       expect(argv).toContain('--allow-unauthenticated');
       expect(argv.join(' ')).toContain('--trust-proxy 192.168.100.1/32');
+      expect(argv).toContain('--shared');
+      expect(argv).not.toContain('--pool');
     });
 
     it('passes a custom server, its environment and allowed hosts through to the guest', async () => {
@@ -325,6 +332,8 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       const argv = execArgv(line);
       expect(argv.slice(argv.indexOf('--port'), argv.indexOf('--port') + 2)).toEqual(['--port', '9000']);
       expect(argv.filter((_, i) => argv[i - 1] === '--allowed-host')).toEqual(['server.example.ts.net']);
+      expect(argv.slice(argv.indexOf('--pool'), argv.indexOf('--pool') + 2)).toEqual(['--pool', '2']);
+      expect(argv).not.toContain('--shared');
       expect(argv.filter((_, i) => argv[i - 1] === '--env')).toEqual([
         'LOG=100%',
         'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
