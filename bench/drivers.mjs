@@ -151,6 +151,26 @@ function httpInstance(name, child, url, ctx) {
   };
 }
 
+/** Starts a gateway that prints `listening on URL` on stdout, and waits for that line. */
+async function startPrintingUrl(name, backend, args, ctx) {
+  const child = spawnGateway(name, backend, [...args, ...backend.command], ctx);
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const read = (chunk) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        child.stdout.off('data', read);
+        resolve(match[1]);
+      }
+    };
+    child.stdout.on('data', read);
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening; see ${child.log}`)));
+    setTimeout(() => reject(new Error(`${name} did not print its URL within 20 s`)), 20_000).unref();
+  });
+  return httpInstance(name, child, url, ctx);
+}
+
 function bridgeDriver(name, modeArgs) {
   return {
     name,
@@ -160,25 +180,10 @@ function bridgeDriver(name, modeArgs) {
       checkBuilt();
       const nodeArgs = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
       const args = [...modeArgs, ...(ctx.bridgeArgs ?? [])];
-      const child = spawnGateway(name, backend, [
+      const inst = await startPrintingUrl(name, backend, [
         ...nodeArgs, main, '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...bridgeLimitFlags(main),
-        ...args, '--', ...backend.command,
+        ...args, '--',
       ], ctx);
-      const url = await new Promise((resolve, reject) => {
-        let out = '';
-        const read = (chunk) => {
-          out += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(out);
-          if (match) {
-            child.stdout.off('data', read);
-            resolve(match[1]);
-          }
-        };
-        child.stdout.on('data', read);
-        child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening; see ${child.log}`)));
-        setTimeout(() => reject(new Error(`${name} did not print its URL within 20 s`)), 20_000).unref();
-      });
-      const inst = httpInstance(name, child, url, ctx);
       // Children the bridge keeps by design with no session open: "settled" and "children left" count them.
       inst.keptChildren = keptBridgeChildren(args);
       return inst;
@@ -193,6 +198,14 @@ export const drivers = {
   bridge: bridgeDriver('bridge', []),
   'bridge-pool': bridgeDriver('bridge-pool', ['--pool', '8']),
   'bridge-shared': bridgeDriver('bridge-shared', ['--shared']),
+
+  // A reference, not a gateway: node:http in front of one child, JSON answers, nothing else (see
+  // floor-server.mjs). What Node's HTTP stack alone adds to a call on this machine.
+  floor: {
+    name: 'floor',
+    kind: 'reference',
+    start: (backend, ctx) => startPrintingUrl('floor', backend, [join(here, 'floor-server.mjs')], ctx),
+  },
 
   // The physical limit: the SDK's stdio client talking to the server itself, no HTTP hop.
   direct: {

@@ -2,7 +2,7 @@
 // Benchmark harness: mcp-bridge against `direct` stdio (the limit) and two peer gateways, on two
 // backends. Prints one markdown table. A benchmark, not a test: nothing here passes or fails.
 //
-//   node run.mjs [--quick] [--backends echo,everything] [--drivers bridge,bridge-pool,bridge-shared,direct,supergateway,mcp-proxy]
+//   node run.mjs [--quick] [--backends echo,everything] [--drivers bridge,bridge-pool,bridge-shared,floor,direct,supergateway,mcp-proxy]
 //                [--phases sessions,latency,throughput,memory,vanish] [--calls N] [--sessions N]
 //                [--duration S] [--concurrency N] [--memory-sessions N] [--vanish-clients N]
 //                [--vanish-wait S] [--client sdk|raw] [--bridge-arg=ARG ...] [--profile DIR] [--json FILE]
@@ -25,7 +25,7 @@ const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     backends: { type: 'string', default: 'echo,everything' },
-    drivers: { type: 'string', default: 'bridge,bridge-pool,bridge-shared,direct,supergateway,mcp-proxy' },
+    drivers: { type: 'string', default: 'bridge,bridge-pool,bridge-shared,floor,direct,supergateway,mcp-proxy' },
     phases: { type: 'string', default: 'sessions,latency,throughput,memory,vanish' },
     calls: { type: 'string' },
     sessions: { type: 'string' },
