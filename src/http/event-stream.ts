@@ -1,7 +1,7 @@
 /**
  * Writes SSE responses straight to the Node response instead of through @hono/node-server's generic
- * stream copy, which flushes the head on its own and then makes one socket write per event: three
- * or four writes (and as many wake-ups of the client) for a call that has one answer.
+ * stream copy, which flushes the head on its own and then makes one socket write per event: three or four
+ * writes (and as many wake-ups of the client) for a call that has one answer, against two here.
  */
 import type { ServerResponse } from 'node:http';
 import type { Http2Bindings, HttpBindings } from '@hono/node-server';
@@ -27,9 +27,11 @@ export function directEventStreams(fetch: Fetch): Fetch {
 }
 
 /**
- * Rule: bytes an SSE response has ready are written together, once per event-loop turn (the head goes with
- * the first event). Why: a socket write costs a system call here and a wake-up at the client; an answer
- * and the end of its stream, ready in the same turn, should cost one of each.
+ * Rule: the head leaves at the end of the turn that produced the response, with the events ready by then;
+ * later events are written as they come, those of one event-loop turn together. Why: a socket write costs
+ * a system call here and a wake-up at the client, so an answer and the end of its stream should share one;
+ * but the head must not wait for a slow first event (a proxy such as Cloudflare's gives up on an origin
+ * that sends no head for 100 s).
  */
 export async function writeEventStream(response: Response, outgoing: ServerResponse): Promise<void> {
   const body = response.body as ReadableStream<Uint8Array>;
@@ -41,23 +43,27 @@ export async function writeEventStream(response: Response, outgoing: ServerRespo
     corked = false;
     outgoing.uncork();
   };
+  const corkForThisTurn = () => {
+    if (corked) return;
+    corked = true;
+    outgoing.cork();
+    process.nextTick(uncork);
+  };
   // The client went away: cancelling the body tells the SDK that the stream is gone.
   const onClose = () => void reader.cancel().catch(() => undefined);
   outgoing.once('close', onClose);
   let finished = false;
   try {
+    corkForThisTurn();
     outgoing.writeHead(response.status, headers);
+    outgoing.flushHeaders();
     while (!outgoing.destroyed) {
       const { done, value } = await reader.read();
       if (done) {
         finished = true;
         break;
       }
-      if (!corked) {
-        corked = true;
-        outgoing.cork();
-        process.nextTick(uncork);
-      }
+      corkForThisTurn();
       if (!outgoing.write(value) && !outgoing.destroyed) await drained(outgoing);
     }
     if (finished && !outgoing.destroyed) outgoing.end();

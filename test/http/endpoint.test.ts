@@ -1,5 +1,5 @@
 /** The endpoint's answers to every kind of request, good and bad, with the spec's status codes. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startBridge, stopAllBridges, taggedProcesses, type Bridge } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, rawInitialize, rawRequest } from '../helpers/client.js';
 
@@ -115,6 +115,44 @@ describe('sessions', () => {
       body: 'ping',
     });
     expect(response.status).toBe(415);
+  });
+});
+
+describe('SSE responses', () => {
+  /** Resolves with the response once its head arrived; fails if it has not within `ms`. */
+  async function headWithin(request: Promise<Response>, ms: number): Promise<Response> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no response head within ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([request, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it('send their head at once, before any event (no priming event without --resume)', async () => {
+    const quiet = await startBridge(['--no-resume']);
+    const id = await rawInitialize(quiet.url);
+    const abort = new AbortController();
+    onTestFinished(() => abort.abort());
+    const call = await headWithin(
+      fetch(quiet.url, {
+        method: 'POST',
+        headers: withSession(id),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'hang', arguments: {} } }),
+        signal: abort.signal,
+      }),
+      5000,
+    );
+    expect(call.status).toBe(200);
+    expect(call.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const stream = await headWithin(
+      fetch(quiet.url, { method: 'GET', headers: { accept: 'text/event-stream', 'mcp-session-id': id }, signal: abort.signal }),
+      5000,
+    );
+    expect(stream.status).toBe(200);
   });
 });
 
