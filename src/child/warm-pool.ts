@@ -79,6 +79,11 @@ export class WarmPool {
       this.failed({ err: child.message });
       return;
     }
+    if (this.closed) {
+      this.spawning--;
+      void child.terminate(this.killGraceMs);
+      return;
+    }
     child.onStderrLine = (line) => this.log.debug({ pid: child.pid, stderr: line }, 'pooled child stderr');
     const startedAt = performance.now();
     const abort = new AbortController();

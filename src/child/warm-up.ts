@@ -4,10 +4,11 @@
  * echo server: ~3.5 ms instead of ~0.3; lazy compilation, first-touch page faults); after a ping its
  * `initialize` takes ~1.5 ms. It also proves the child alive and speaking JSON-RPC before a client gets it.
  */
+import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from './child-process.js';
 
-/** The ping's id, unlike any id a client's requests get from the session. */
-export const WARM_UP_ID = 'mcp-bridge-warm-up';
+/** The ping's id: random per bridge, so no client request id can match it (client ids reach the child as they are). */
+export const WARM_UP_ID = `mcp-bridge-warm-up-${randomUUID()}`;
 
 /** A server that ignores pings before initialize is handed out anyway after this long. */
 export const WARM_UP_TIMEOUT_MS = 5000;

@@ -10,8 +10,9 @@ import { streamEnded } from '../session/stream-end.js';
 
 type Fetch = (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
 
+// The content type first: reading `body` of @hono/node-server's lightweight Response builds a full one.
 function isEventStream(response: Response): boolean {
-  return response.body !== null && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  return (response.headers.get('content-type') ?? '').startsWith('text/event-stream') && response.body !== null;
 }
 
 /** Wraps the app's fetch so that its event-stream responses are written by `writeEventStream`. */

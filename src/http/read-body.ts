@@ -12,7 +12,10 @@ export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<B
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
+    let settled = false;
     const settle = (result: BodyText | Error) => {
+      if (settled) return;
+      settled = true;
       incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
       if (result instanceof Error) reject(result);
       else resolve(result);
@@ -26,5 +29,11 @@ export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<B
     const onError = (error: Error) => settle(error);
     const onClose = () => settle(new Error('the client closed the connection before the body ended'));
     incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    // A request that ended or failed before the listeners were attached emits nothing more.
+    queueMicrotask(() => {
+      if (incoming.errored) onError(incoming.errored);
+      else if (incoming.readableEnded) onEnd();
+      else if (incoming.destroyed) onClose();
+    });
   });
 }
