@@ -7,22 +7,16 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
+import { onAnswer } from './json-lines.mjs';
 
 const [command, ...args] = process.argv.slice(2);
 const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
 child.on('exit', () => process.exit(1));
 const waiting = new Map(); // bridge id -> { res, id }
 let nextId = 0;
-createInterface({ input: child.stdout }).on('line', (line) => {
-  let message;
-  try {
-    message = JSON.parse(line);
-  } catch {
-    return;
-  }
+onAnswer(child.stdout, (message) => {
   const request = waiting.get(message.id);
-  if (!request || 'method' in message) return;
+  if (!request) return;
   waiting.delete(message.id);
   message.id = request.id;
   request.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': request.session });

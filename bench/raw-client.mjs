@@ -5,7 +5,7 @@
 // direct's. Same session interface as drivers.mjs: { client: { callTool }, pid, close() }.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
+import { onAnswer } from './json-lines.mjs';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 
 const agent = new http.Agent({ keepAlive: true });
@@ -79,15 +79,9 @@ export async function connectRawHttp(url, timeoutMs) {
 export async function connectRawStdio(command, timeoutMs) {
   const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] });
   const pending = new Map();
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let message;
-    try {
-      message = JSON.parse(line);
-    } catch {
-      return;
-    }
+  onAnswer(child.stdout, (message) => {
     const waiter = pending.get(message.id);
-    if (!waiter || 'method' in message) return;
+    if (!waiter) return;
     pending.delete(message.id);
     if (message.error) waiter.reject(new Error(`JSON-RPC error ${message.error.code}: ${message.error.message}`));
     else waiter.resolve(message.result);

@@ -428,6 +428,7 @@ in
       {
         mcp-nixos = {
           vsockCid = 3;
+          allowUnauthenticated = true;
           hostAddress = "192.168.100.1";
           guestAddress = "192.168.100.2";
           store = "disk";
