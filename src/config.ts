@@ -21,8 +21,12 @@ export interface Config {
   allowedHosts: string[];
   /** File of bearer tokens, one per line; `undefined`: no authentication. */
   authTokenFile: string | undefined;
-  /** Peers (CIDR ranges) whose CF-Connecting-IP / X-Forwarded-For headers name the client. */
+  /** Peers (CIDR ranges) that may name the client in `clientIpHeader`. */
   trustProxy: string[];
+  /** The header (lowercase) a trusted proxy names the client in; X-Forwarded-For is read from the right. */
+  clientIpHeader: string;
+  /** IPv6 clients share per-client limits per network of this prefix length. */
+  ipv6Prefix: number;
   limits: Limits;
   idleTimeoutMs: number;
   /** Children kept started ahead of need (0: spawn on initialize). */
@@ -42,6 +46,8 @@ export interface Config {
   childCwd: string | undefined;
   /** Resumable SSE streams (Last-Event-ID); `undefined` turns resumability off. */
   resume: ResumeConfig | undefined;
+  /** SSE polling (SEP-1699): a primed stream quiet this long is closed, and the client resumes it with GET; `undefined`: never. */
+  ssePollMs: number | undefined;
   /** systemd's notification socket (NOTIFY_SOCKET) when run as a Type=notify service. */
   notifySocket: string | undefined;
   /** systemd's watchdog interval (WATCHDOG_USEC) in ms when it watches this process. */
@@ -57,12 +63,26 @@ export interface Limits {
   sessionsPerMinute: number;
   /** HTTP requests per client per minute; 0: unlimited. */
   requestsPerMinute: number;
+  /** Failed authentications per client per minute before the client is refused outright; 0: unlimited. */
+  authFailuresPerMinute: number;
   requestTimeoutMs: number;
   maxBodyBytes: number;
   /** Longest line the child may write on stdout before its session is ended. */
   maxChildLineBytes: number;
-  /** Messages kept per session while no stream can take them (before the GET stream opens). */
+  /** Messages kept per session for the standalone (GET) stream while none is open, and their bytes. */
   pendingMessages: number;
+  pendingBytes: number;
+  /** Bytes of one SSE stream not yet taken by its client before the child's output is paused. */
+  maxStreamBufferBytes: number;
+  /** Bytes waiting for a child's stdin before the session's POSTs are refused (503). */
+  maxInputBufferBytes: number;
+  /** How long a client may leave a full stream unread, or a child its stdin full, before the session ends. */
+  stallTimeoutMs: number;
+  /** Events one session keeps for its client (unsent, or sent and kept for a resume), and their bytes. */
+  maxEventsPerSession: number;
+  maxBytesPerSession: number;
+  /** Bytes of kept events across every session. */
+  maxBytesTotal: number;
   /** Time a client has to send its request headers. */
   headersTimeoutMs: number;
   /** Time a client has to send its whole request (headers and body). */
@@ -71,10 +91,6 @@ export interface Limits {
 }
 
 export interface ResumeConfig {
-  maxEventsPerSession: number;
-  maxBytesPerSession: number;
-  /** Bytes of stored events across all sessions. */
-  maxBytesTotal: number;
   /** The `retry` the client is told to wait before reconnecting, in ms. */
   retryMs: number;
 }
@@ -91,10 +107,20 @@ export const DEFAULTS = {
   maxInflightPerSession: 32,
   sessionsPerMinute: 30,
   requestsPerMinute: 1200,
+  authFailuresPerMinute: 10,
+  clientIpHeader: 'x-forwarded-for',
+  ipv6Prefix: 64,
   requestTimeoutSeconds: 300,
   maxBodyBytes: 4 * 1024 * 1024,
   maxChildLineBytes: 16 * 1024 * 1024,
   pendingMessages: 1000,
+  pendingBytes: 4 * 1024 * 1024,
+  maxStreamBufferBytes: 4 * 1024 * 1024,
+  maxInputBufferBytes: 4 * 1024 * 1024,
+  stallTimeoutSeconds: 30,
+  maxEventsPerSession: 1000,
+  maxBytesPerSession: 8 * 1024 * 1024,
+  maxBytesTotal: 128 * 1024 * 1024,
   headersTimeoutSeconds: 10,
   requestReceiveTimeoutSeconds: 30,
   maxHeaderBytes: 16 * 1024,
@@ -102,7 +128,7 @@ export const DEFAULTS = {
   killGraceSeconds: 5,
   shutdownTimeoutSeconds: 10,
   logLevel: 'info' as LogLevel,
-  resume: { maxEventsPerSession: 1000, maxBytesPerSession: 8 * 1024 * 1024, maxBytesTotal: 128 * 1024 * 1024, retryMs: 1000 },
+  resume: { retryMs: 1000 },
 };
 
 /** A user error in options or environment: the CLI prints the message and exits 2. */

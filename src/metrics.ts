@@ -4,7 +4,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ExitStatus } from './child/child-process.js';
 
 /** Rejections the bridge makes itself, by what was wrong. */
-export type RejectionReason = 'origin' | 'host' | 'auth' | 'rate' | 'cap' | 'inflight' | 'size' | 'session' | 'timeout';
+export type RejectionReason = 'origin' | 'host' | 'auth' | 'rate' | 'cap' | 'inflight' | 'busy' | 'size' | 'session' | 'invalid' | 'timeout';
+
+/**
+ * The bounds on what the bridge holds, by name: a stream's unsent bytes (the child is paused), the input
+ * waiting for a child's stdin (POSTs refused), a session's kept events and all sessions' together (the
+ * least needed are evicted), messages waiting for a GET stream (the oldest dropped), a child's stdout line
+ * (the session ends), a stream or stdin left stuck past --stall-timeout (the session ends).
+ */
+export type Limit = 'stream-buffer' | 'input-buffer' | 'session-buffer' | 'total-buffer' | 'pending' | 'line' | 'stall';
 
 /** JSON-RPC methods kept as label values; anything else is "other", so clients cannot grow the label set. */
 const KNOWN_METHODS = new Set([
@@ -39,6 +47,14 @@ export class Metrics {
   });
   private readonly messages = new Counter({
     name: 'mcp_bridge_messages_total', help: 'JSON-RPC messages relayed, by direction', labelNames: ['direction'], registers: [this.registry],
+  });
+  private readonly limitHits = new Counter({
+    name: 'mcp_bridge_limit_hits_total', help: 'Times a bound on held bytes was reached, by limit', labelNames: ['limit'], registers: [this.registry],
+  });
+  private readBuffered: () => number = () => 0;
+  private readonly bufferedBytes: Gauge = new Gauge({
+    name: 'mcp_bridge_buffered_bytes', help: 'Bytes of messages every session keeps for its client (unsent, or kept for a resume)',
+    registers: [this.registry], collect: () => this.bufferedBytes.set(this.readBuffered()),
   });
   private readonly bytes = new Counter({
     name: 'mcp_bridge_message_bytes_total', help: 'Bytes of JSON-RPC relayed over stdio, by direction', labelNames: ['direction'], registers: [this.registry],
@@ -76,6 +92,15 @@ export class Metrics {
 
   httpResponse(status: number): void {
     this.httpResponses.inc({ status: String(status) });
+  }
+
+  limitHit(limit: Limit): void {
+    this.limitHits.inc({ limit });
+  }
+
+  /** The buffered-bytes gauge reads `read()` whenever metrics are collected. */
+  watchBuffered(read: () => number): void {
+    this.readBuffered = read;
   }
 
   rejected(reason: RejectionReason): void {

@@ -1,7 +1,7 @@
 /** Start and stop: wire the layers, listen, report to systemd, and drain on SIGINT/SIGTERM. */
-import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { ChildProcess } from './child/child-process.js';
 import { commandIsRunnable } from './child/find-command.js';
 import { startOrphanGuard } from './child/orphan-guard.js';
@@ -9,16 +9,17 @@ import { SharedChild } from './child/shared-child.js';
 import { dedicatedUpstream, type Upstream, type UpstreamEvents } from './child/upstream.js';
 import { WarmPool } from './child/warm-pool.js';
 import { ConfigError, type Config } from './config.js';
-import { createApp } from './http/app.js';
+import { createAdmission } from './http/admission.js';
 import { TokenFile } from './http/auth.js';
-import { clientAddressResolver } from './http/client-address.js';
-import { directEventStreams } from './http/event-stream.js';
+import { clientIdentityResolver, type ClientIdentity } from './http/client-address.js';
 import { guardPolicy } from './http/guards.js';
 import { createMcpEndpoint } from './http/mcp-endpoint.js';
 import { ClientRateLimit } from './http/rate-limits.js';
-import type { Logger } from './log.js';
+import { createRequestListener } from './http/routes.js';
+import { SseClock } from './http/sse-response.js';
+import { ThrottledWarnings, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
-import { EventBudget } from './session/event-store.js';
+import { OutboundBudget } from './session/outbound-log.js';
 import { SessionRegistry, type Reservation } from './session/registry.js';
 import { Session } from './session/session.js';
 import { createNotifier, startWatchdog } from './systemd-notify.js';
@@ -52,12 +53,23 @@ function loadTokens(config: Config, log: Logger): TokenFile | undefined {
   return tokens;
 }
 
+/** After SIGKILL a process group still takes a moment to go; an evicted session's child is awaited this much longer than its grace. */
+const EXIT_AFTER_KILL_MS = 2000;
+
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
   const tokens = loadTokens(config, log);
+  const { limits } = config;
   const metrics = new Metrics({ processMetrics: config.metricsListen !== undefined });
+  const warnings = new ThrottledWarnings(log);
   const guard = startOrphanGuard(log);
-  const registry = new SessionRegistry(config.limits);
-  const eventBudget = config.resume && new EventBudget(config.resume.maxBytesTotal);
+  const registry = new SessionRegistry({
+    maxSessions: limits.maxSessions,
+    maxSessionsPerClient: limits.maxSessionsPerClient,
+    evictionWaitMs: config.killGraceMs + EXIT_AFTER_KILL_MS,
+  });
+  const budget = new OutboundBudget(limits.maxBytesTotal);
+  metrics.watchBuffered(() => budget.used);
+  const sse = new SseClock({ keepAliveMs: config.keepAliveMs, pollMs: config.ssePollMs });
   let stopping: Promise<void> | undefined;
 
   const spawnChild = async () => {
@@ -66,26 +78,27 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     return child;
   };
   const pool = config.pool > 0 ? new WarmPool(config.pool, spawnChild, () => registry.room(), log, config.killGraceMs) : undefined;
-  const maxLineBytes = config.limits.maxChildLineBytes;
+  const channelLimits = { maxLineBytes: limits.maxChildLineBytes, maxInputBytes: limits.maxInputBufferBytes, stallTimeoutMs: limits.stallTimeoutMs };
   const shared = config.shared
-    ? new SharedChild({ spawn: spawnChild, log, metrics, maxLineBytes, killGraceMs: config.killGraceMs, version: VERSION })
+    ? new SharedChild({ spawn: spawnChild, log, metrics, ...channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
     : undefined;
   /** How a new session reaches its server: a share of the shared child, or a child of its own. */
   const upstreamFor = async (): Promise<(log: () => Logger, events: UpstreamEvents) => Upstream> => {
     if (shared) return (sessionLog, events) => shared.attach(sessionLog, events);
     const child = pool?.take() ?? (await spawnChild());
-    return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics, maxLineBytes }, events);
+    return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics, ...channelLimits }, events);
   };
-  const startSession = async (reservation: Reservation, clientAddress: string) => {
+  const startSession = async (reservation: Reservation, client: ClientIdentity, protocolVersion: string) => {
     const connect = await upstreamFor();
     const session = new Session(connect, {
+      id: randomUUID(),
       config,
-      log: log.child({ client: clientAddress }),
-      eventBudget,
+      log: log.child({ client: client.address }),
+      budget,
       metrics,
-      clientAddress,
+      clientAddress: client.key,
+      protocolVersion,
       hooks: {
-        initialized: (s) => registry.index(s),
         ending: (s) => {
           registry.forget(s);
           // Its child's place is free once the child is gone.
@@ -98,46 +111,47 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   };
   const endpoint = createMcpEndpoint({
     registry,
-    maxBodyBytes: config.limits.maxBodyBytes,
-    sessionRate: new ClientRateLimit(config.limits.sessionsPerMinute),
+    maxBodyBytes: limits.maxBodyBytes,
+    sessionRate: new ClientRateLimit(limits.sessionsPerMinute),
     startSession,
+    resume: config.resume !== undefined,
+    sse,
     metrics,
+    warnings,
     log,
   });
-  /** Rule: ready while not shutting down, the command can be run, and a session fits (or an idle one can go). */
+  const admission = createAdmission({
+    policy: guardPolicy(config),
+    identify: clientIdentityResolver(config),
+    tokens,
+    requestRate: new ClientRateLimit(limits.requestsPerMinute),
+    authFailures: new ClientRateLimit(limits.authFailuresPerMinute),
+    metrics,
+    warnings,
+  });
+  /** Rule: ready while not shutting down, the command can be run, and a session fits (or one can be evicted). */
   const notReady = () => {
     if (stopping) return 'shutting down';
-    if (!commandIsRunnable(config.child.command, config.childEnv.PATH, config.childCwd)) return `cannot run ${config.child.command}`;
+    if (!commandIsRunnable(config.child.command, config.childEnv.PATH, config.childCwd)) return 'the MCP server command cannot be run';
     if (!registry.hasRoom()) return 'every session is busy';
     return undefined;
   };
-  const app = createApp({
-    path: config.path,
-    policy: guardPolicy(config),
-    clientAddress: clientAddressResolver(config.trustProxy),
-    tokens,
-    requestRate: new ClientRateLimit(config.limits.requestsPerMinute),
-    endpoint,
-    notReady,
-    metrics,
-    log,
-  });
+  const listener = createRequestListener({ path: config.path, admission, endpoint, notReady, metrics, log });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({
-      fetch: directEventStreams(app.fetch),
-      hostname: config.host,
-      port: config.port,
-      serverOptions: {
-        // Slow clients (slowloris) lose their connection instead of holding it.
-        headersTimeout: config.limits.headersTimeoutMs,
-        requestTimeout: config.limits.requestReceiveTimeoutMs,
-        maxHeaderSize: config.limits.maxHeaderBytes,
-        connectionsCheckingInterval: 1000,
-      },
-    }) as Server;
-    s.once('listening', () => resolve(s));
-    s.once('error', reject);
+  const server = createServer(
+    {
+      // Slow clients (slowloris) lose their connection instead of holding it.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestReceiveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: 1000,
+    },
+    listener,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+    server.listen(config.port, config.host);
   });
   server.on('error', (error) => log.error({ err: error.message }, 'HTTP server error'));
   const metricsServer = config.metricsListen && (await serveMetrics(metrics, config.metricsListen.host, config.metricsListen.port));
@@ -162,6 +176,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
         const clean = await registry.endAll(config.shutdownTimeoutMs);
         await shared?.close();
         if (!clean) log.warn('shutdown timeout reached; killing the remaining children');
+        sse.stop();
         server.closeAllConnections();
         metricsServer?.closeAllConnections();
         // Any group still listed is killed by the guard as its pipe closes.

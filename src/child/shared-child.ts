@@ -3,23 +3,14 @@
  * The bridge initializes the child once and answers each session's initialize from that result; request
  * ids and progress tokens are rewritten so sessions never collide or see each other's messages.
  */
-import {
-  LATEST_PROTOCOL_VERSION,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  isJSONRPCErrorResponse,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
-  type JSONRPCMessage,
-  type JSONRPCRequest,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { idOf, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import { restartDelayMs } from './backoff.js';
 import type { ChildProcess } from './child-process.js';
 import { StdioChannel } from './stdio-channel.js';
-import type { Upstream, UpstreamEvents } from './upstream.js';
+import { channelEvents, exitSoon, type Upstream, type UpstreamEvents } from './upstream.js';
 
 type Token = string | number;
 
@@ -44,6 +35,9 @@ export interface SharedChildOptions {
   log: Logger;
   metrics: Metrics;
   maxLineBytes: number;
+  /** Bytes that may wait for the child's stdin before sessions that add to them are refused. */
+  maxInputBytes: number;
+  stallTimeoutMs: number;
   killGraceMs: number;
   version: string;
 }
@@ -52,11 +46,7 @@ export interface SharedChildOptions {
 const BRIDGE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
 const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
 
-const errorResponse = (id: RequestId, message: string): JSONRPCMessage => ({
-  jsonrpc: '2.0',
-  id,
-  error: { code: -32603, message },
-});
+const errorResponse = (id: RequestId, message: string): WireMessage => ownMessage({ jsonrpc: '2.0', id, error: { code: -32603, message } });
 
 export class SharedChild {
   private child: ChildProcess | undefined;
@@ -85,9 +75,13 @@ export class SharedChild {
     const shared = this;
     return {
       get pid() {
-        return shared.child?.pid ?? 0;
+        return shared.child?.pid;
       },
+      accepting: () => this.accepting(share),
       send: (message) => this.fromSession(share, message),
+      // One session's slow client must not stop the others': its own bounds (eviction, --stall-timeout) hold it.
+      pause: () => undefined,
+      resume: () => undefined,
       close: async () => {
         this.detach(share);
         return undefined;
@@ -123,32 +117,40 @@ export class SharedChild {
     }
     this.child = child;
     const { log, metrics } = this.options;
-    this.channel = new StdioChannel(child, this.options.maxLineBytes, {
-      message: (message) => this.fromChild(message),
-      invalidLine: (error) => log.warn({ err: error.message.slice(0, 200) }, 'shared child: skipped a stdout line that is not JSON-RPC'),
-      overflow: () => {
-        log.error('shared child wrote an over-long stdout line; restarting it');
-        void child.terminate(this.options.killGraceMs);
-      },
-      traffic: (direction, bytes) => metrics.relayed(direction === 'in' ? 'to_client' : 'to_child', 0, bytes),
-    });
-    child.onStderrLine = (line) => log.info({ pid: child.pid, stderr: line }, 'shared child stderr');
+    const sharedLog = log.child({ shared: true });
+    const restart = (cause: string) => {
+      sharedLog.warn({ cause }, 'restarting the shared child');
+      void child.terminate(this.options.killGraceMs);
+    };
+    this.channel = new StdioChannel(
+      child.stdin,
+      child.stdout,
+      this.options,
+      channelEvents({ log: () => sharedLog, metrics, maxLineBytes: this.options.maxLineBytes }, (message) => this.fromChild(message), (cause) => {
+        // A child that closed its stdout is restarted unless it is exiting by itself.
+        if (cause === 'output-closed') void exitSoon(child).then((status) => (status ? undefined : restart(cause)));
+        else restart(cause);
+      }),
+    );
+    child.onStderrLine = (line) => log.info({ childPid: child.pid, stderr: line }, 'shared child stderr');
     void child.exited.then((status) => {
       metrics.childExited(status);
       if (this.child !== child) return;
       this.childGone(`the MCP server process exited (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})`);
     });
-    this.channel.send({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: {
-        protocolVersion: LATEST_PROTOCOL_VERSION,
-        capabilities: BRIDGE_CAPABILITIES,
-        clientInfo: { name: 'mcp-bridge (shared)', version: this.options.version },
-      },
-    });
-    log.info({ pid: child.pid }, 'shared child started');
+    this.channel.send(
+      ownMessage({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: LATEST_PROTOCOL_VERSION,
+          capabilities: BRIDGE_CAPABILITIES,
+          clientInfo: { name: 'mcp-bridge (shared)', version: this.options.version },
+        },
+      }),
+    );
+    log.info({ childPid: child.pid }, 'shared child started');
   }
 
   /**
@@ -180,38 +182,48 @@ export class SharedChild {
     this.restartTimer.unref();
   }
 
-  private fromSession(share: Share, message: JSONRPCMessage): boolean {
+  /** Rule: with the child's stdin over its bound, a session that has bytes of its own waiting is refused. Why: one flooding session must not lock the others out. */
+  private accepting(share: Share): boolean {
+    const channel = this.channel;
+    return !channel || channel.queuedBy() < this.options.maxInputBytes || channel.queuedBy(share) === 0;
+  }
+
+  private fromSession(share: Share, wire: WireMessage): boolean {
     if (this.closed) return false;
+    const message = wire.message;
+    const method = (message as { method?: string }).method;
     // The bridge initialized the child itself; the session's own `initialized` has nothing to do there.
-    if (isJSONRPCNotification(message) && message.method === 'notifications/initialized') return true;
-    if (isJSONRPCRequest(message)) {
+    if (wire.kind === 'notification' && method === 'notifications/initialized') return true;
+    if (wire.kind === 'request') {
+      const request = message as JSONRPCRequest;
       if (this.restartTimer !== undefined) {
-        share.events.message(errorResponse(message.id, 'the MCP server is restarting after a failure; try again shortly'));
-      } else if (message.method === 'initialize') {
-        this.answerInitialize(share, message);
+        share.events.message(errorResponse(request.id, 'the MCP server is restarting after a failure; try again shortly'));
+      } else if (request.method === 'initialize') {
+        this.answerInitialize(share, request);
       } else if (this.isReady) {
-        this.forwardRequest(share, message);
+        this.forwardRequest(share, request);
       } else {
         this.ready().then(
-          () => this.forwardRequest(share, message),
-          (error: Error) => share.events.message(errorResponse(message.id, error.message)),
+          () => this.forwardRequest(share, request),
+          (error: Error) => share.events.message(errorResponse(request.id, error.message)),
         );
       }
       return true;
     }
     if (!this.channel) return true;
-    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-      const params = message.params as { requestId?: RequestId; reason?: string };
+    if (method === 'notifications/cancelled') {
+      const params = (message as { params: { requestId?: RequestId; reason?: string } }).params;
       const upstreamId = params.requestId === undefined ? undefined : share.upstreamIds.get(params.requestId);
-      return upstreamId === undefined || this.channel.send({ ...message, params: { ...params, requestId: upstreamId } });
+      if (upstreamId === undefined) return true;
+      return this.channel.send(ownMessage({ ...message, params: { ...params, requestId: upstreamId } } as JSONRPCMessage), share);
     }
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-      const id = (message as { id?: RequestId }).id;
+    if (wire.kind === 'response') {
+      const id = idOf(message);
       // Only the client that was asked may answer.
       if (id === undefined || this.serverRequests.get(id) !== share) return true;
       this.serverRequests.delete(id);
     }
-    return this.channel.send(message);
+    return this.channel.send(wire, share);
   }
 
   /** Answers from the child's own InitializeResult, in the protocol version this session asked for if the bridge speaks it. */
@@ -220,7 +232,7 @@ export class SharedChild {
     this.ready().then(
       (result) => {
         const protocolVersion = asked && SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : result.protocolVersion;
-        share.events.message({ jsonrpc: '2.0', id: request.id, result: { ...result, protocolVersion } });
+        share.events.message(ownMessage({ jsonrpc: '2.0', id: request.id, result: { ...result, protocolVersion } }));
       },
       (error: Error) => share.events.message(errorResponse(request.id, error.message)),
     );
@@ -244,27 +256,24 @@ export class SharedChild {
       if (request.method === 'resources/unsubscribe') share.subscriptions.delete(params.uri);
     }
     // If the child is gone meanwhile, childGone answers the request with an error.
-    this.channel?.send({ ...request, id: upstreamId, params: rewritten });
+    this.channel?.send(ownMessage({ ...request, id: upstreamId, params: rewritten } as JSONRPCMessage), share);
   }
 
-  private fromChild(message: JSONRPCMessage): void {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-      this.fromChildResponse(message);
-    } else if (isJSONRPCRequest(message)) {
-      this.fromChildRequest(message);
-    } else if (isJSONRPCNotification(message)) {
-      this.fromChildNotification(message);
-    }
+  private fromChild(wire: WireMessage): void {
+    if (wire.kind === 'response') this.fromChildResponse(wire.message);
+    else if (wire.kind === 'request') this.fromChildRequest(wire);
+    else this.fromChildNotification(wire);
   }
 
   private fromChildResponse(message: JSONRPCMessage): void {
-    const id = (message as { id?: RequestId }).id;
+    const id = idOf(message);
+    const result = (message as { result?: Record<string, unknown> }).result;
     if (id === 0 && this.resolveInit) {
-      if (isJSONRPCResultResponse(message)) {
+      if (result) {
         this.failures = 0;
-        this.channel?.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+        this.channel?.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/initialized' }));
         this.isReady = true;
-        this.resolveInit(message.result as Record<string, unknown>);
+        this.resolveInit(result);
       } else {
         this.rejectInit?.(new Error(`the MCP server refused to initialize: ${JSON.stringify((message as { error?: unknown }).error)}`));
         // Its exit restarts it after the usual delay.
@@ -276,7 +285,7 @@ export class SharedChild {
     const entry = typeof id === 'number' ? this.forwarded.get(id) : undefined;
     if (!entry) return;
     this.forget(id as number, entry);
-    entry.share.events.message({ ...message, id: entry.id } as JSONRPCMessage);
+    entry.share.events.message(ownMessage({ ...message, id: entry.id } as JSONRPCMessage));
   }
 
   /**
@@ -284,9 +293,10 @@ export class SharedChild {
    * flight; with none or several it is answered with an error, never guessed. `ping` is answered here.
    * Why: stdio does not say which call a server request belongs to, and the wrong user must never see it.
    */
-  private fromChildRequest(request: JSONRPCRequest): void {
+  private fromChildRequest(wire: WireMessage): void {
+    const request = wire.message as JSONRPCRequest;
     if (request.method === 'ping') {
-      this.channel?.send({ jsonrpc: '2.0', id: request.id, result: {} });
+      this.channel?.send(ownMessage({ jsonrpc: '2.0', id: request.id, result: {} }));
       return;
     }
     const busy = [...this.shares].filter((share) => share.upstreamIds.size > 0);
@@ -296,7 +306,7 @@ export class SharedChild {
       return;
     }
     this.serverRequests.set(request.id, busy[0]);
-    busy[0].events.message(request);
+    busy[0].events.message(wire);
   }
 
   /**
@@ -305,22 +315,23 @@ export class SharedChild {
    * one session with requests in flight, else nowhere. Why: the only ties a shared child's notifications have
    * to a session are these; a wrong guess would leak one user's traffic to another.
    */
-  private fromChildNotification(message: JSONRPCMessage & { method: string; params?: Record<string, unknown> }): void {
+  private fromChildNotification(wire: WireMessage): void {
+    const message = wire.message as JSONRPCMessage & { method: string; params?: Record<string, unknown> };
     if (message.method === 'notifications/progress') {
       const entry = this.tokens.get(String(message.params?.progressToken));
-      if (entry) entry.share.events.message({ ...message, params: { ...message.params, progressToken: entry.token } } as JSONRPCMessage);
+      if (entry) entry.share.events.message(ownMessage({ ...message, params: { ...message.params, progressToken: entry.token } } as JSONRPCMessage));
       return;
     }
     if (LIST_CHANGED.test(message.method)) {
-      for (const share of this.shares) share.events.message(message);
+      for (const share of this.shares) share.events.message(wire);
       return;
     }
     if (message.method === 'notifications/resources/updated') {
-      for (const share of this.shares) if (share.subscriptions.has(String(message.params?.uri))) share.events.message(message);
+      for (const share of this.shares) if (share.subscriptions.has(String(message.params?.uri))) share.events.message(wire);
       return;
     }
     const busy = [...this.shares].filter((share) => share.upstreamIds.size > 0);
-    if (busy.length === 1) busy[0].events.message(message);
+    if (busy.length === 1) busy[0].events.message(wire);
     else this.options.log.debug({ method: message.method, sessionsInFlight: busy.length }, 'shared child: notification not attributable; dropped');
   }
 
@@ -336,7 +347,7 @@ export class SharedChild {
     for (const upstreamId of share.upstreamIds.values()) {
       const entry = this.forwarded.get(upstreamId);
       if (entry) this.forget(upstreamId, entry);
-      this.channel?.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'session ended' } });
+      this.channel?.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'session ended' } }));
     }
     for (const [id, owner] of this.serverRequests) if (owner === share) this.serverRequests.delete(id);
   }

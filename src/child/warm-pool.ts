@@ -84,7 +84,7 @@ export class WarmPool {
       void child.terminate(this.killGraceMs);
       return;
     }
-    child.onStderrLine = (line) => this.log.debug({ pid: child.pid, stderr: line }, 'pooled child stderr');
+    child.onStderrLine = (line) => this.log.debug({ childPid: child.pid, stderr: line }, 'pooled child stderr');
     const startedAt = performance.now();
     const abort = new AbortController();
     this.warming.set(child, abort);
@@ -100,7 +100,7 @@ export class WarmPool {
       this.died(child, await child.exited);
       return;
     }
-    this.log.debug({ pid: child.pid, warmUp: warmUpResult, ms: Math.round(performance.now() - startedAt) }, 'pooled child ready');
+    this.log.debug({ childPid: child.pid, warmUp: warmUpResult, ms: Math.round(performance.now() - startedAt) }, 'pooled child ready');
     this.ready.push(child);
     void child.exited.then((status) => {
       const index = this.ready.indexOf(child);
@@ -112,7 +112,7 @@ export class WarmPool {
 
   private died(child: ChildProcess, status: ExitStatus): void {
     void child.terminate(this.killGraceMs);
-    this.failed({ pid: child.pid, exitCode: status.code, signal: status.signal });
+    this.failed({ childPid: child.pid, exitCode: status.code, signal: status.signal });
   }
 
   private failed(details: Record<string, unknown>): void {

@@ -57,7 +57,19 @@ function buildParser(argv: string[]) {
       },
       'trust-proxy': {
         type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
-        describe: 'Peers in this CIDR range (repeatable) may name the client with CF-Connecting-IP / X-Forwarded-For',
+        describe: 'Peers in this CIDR range (repeatable) may name the client in --client-ip-header',
+      },
+      'client-ip-header': {
+        coerce: lastString, type: 'string', default: DEFAULTS.clientIpHeader, group: 'Security:',
+        describe: 'The header a --trust-proxy peer names the client in: x-forwarded-for (read from the right), cf-connecting-ip, x-real-ip, …',
+      },
+      'ipv6-prefix': {
+        coerce: lastNumber, type: 'number', default: DEFAULTS.ipv6Prefix, group: 'Limits:',
+        describe: 'IPv6 clients share per-client limits per network of this prefix length',
+      },
+      'auth-failures-per-minute': {
+        coerce: lastNumber, type: 'number', default: DEFAULTS.authFailuresPerMinute, group: 'Security:',
+        describe: 'Failed authentications per client address per minute before it is refused outright (429; 0: no limit)',
       },
       'max-body-size': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Limits:' },
       'max-sessions-per-client': {
@@ -90,6 +102,18 @@ function buildParser(argv: string[]) {
         describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
       },
       'max-sessions': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
+      'stall-timeout': {
+        coerce: lastNumber, type: 'number', default: DEFAULTS.stallTimeoutSeconds, group: 'Limits:',
+        describe: 'Seconds a client may leave a full stream unread, or a child its stdin full, before the session is ended',
+      },
+      'max-session-buffer': {
+        coerce: lastNumber, type: 'number', default: DEFAULTS.maxBytesPerSession, group: 'Limits:',
+        describe: 'Bytes of messages one session keeps for its client (unsent, or kept for a resume)',
+      },
+      'max-total-buffer': {
+        coerce: lastNumber, type: 'number', default: DEFAULTS.maxBytesTotal, group: 'Limits:',
+        describe: 'Bytes of messages all sessions keep together; past it the largest session gives up its oldest',
+      },
       'max-line-size': {
         coerce: lastNumber, type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Limits:',
         describe: 'Longest stdout line in bytes a child may write before its session is ended',
@@ -114,6 +138,10 @@ function buildParser(argv: string[]) {
       resume: {
         coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
         describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
+      },
+      'sse-poll': {
+        coerce: lastNumber, type: 'number', group: 'Sessions:',
+        describe: 'Close a resumable SSE stream that has been quiet this many seconds; the client resumes it (for proxies that cut idle connections)',
       },
       'kill-grace': { coerce: lastNumber, type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
       'log-level': { coerce: lastString, type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
@@ -157,6 +185,17 @@ function seconds(name: string, value: number, { allowZero = false } = {}): numbe
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new ConfigError(`--${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+function integerIn(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
+  return value;
+}
+
+/** An HTTP header name, lowercase (as Node gives request headers). */
+function headerName(name: string, value: string): string {
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) throw new ConfigError(`--${name} must be an HTTP header name, got "${value}"`);
+  return value.toLowerCase();
 }
 
 function nonNegativeInteger(name: string, value: number): number {
@@ -273,16 +312,26 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       allowedHosts: parsed.allowedHost.map(normaliseHostName),
       authTokenFile,
       trustProxy: parsed.trustProxy.map(cidr),
+      clientIpHeader: headerName('client-ip-header', parsed.clientIpHeader),
+      ipv6Prefix: integerIn('ipv6-prefix', parsed.ipv6Prefix, 1, 128),
       limits: {
         maxSessions: positiveInteger('max-sessions', parsed.maxSessions),
         maxSessionsPerClient: positiveInteger('max-sessions-per-client', parsed.maxSessionsPerClient),
         maxInflightPerSession: positiveInteger('max-inflight', parsed.maxInflight),
         sessionsPerMinute: nonNegativeInteger('sessions-per-minute', parsed.sessionsPerMinute),
         requestsPerMinute: nonNegativeInteger('requests-per-minute', parsed.requestsPerMinute),
+        authFailuresPerMinute: nonNegativeInteger('auth-failures-per-minute', parsed.authFailuresPerMinute),
         requestTimeoutMs: seconds('request-timeout', parsed.requestTimeout),
         maxBodyBytes: positiveInteger('max-body-size', parsed.maxBodySize),
         maxChildLineBytes: positiveInteger('max-line-size', parsed.maxLineSize),
         pendingMessages: DEFAULTS.pendingMessages,
+        pendingBytes: DEFAULTS.pendingBytes,
+        maxStreamBufferBytes: DEFAULTS.maxStreamBufferBytes,
+        maxInputBufferBytes: DEFAULTS.maxInputBufferBytes,
+        stallTimeoutMs: seconds('stall-timeout', parsed.stallTimeout),
+        maxEventsPerSession: DEFAULTS.maxEventsPerSession,
+        maxBytesPerSession: positiveInteger('max-session-buffer', parsed.maxSessionBuffer),
+        maxBytesTotal: positiveInteger('max-total-buffer', parsed.maxTotalBuffer),
         headersTimeoutMs,
         // Node wants the whole-request limit at least as long as the headers one.
         requestReceiveTimeoutMs: Math.max(headersTimeoutMs, DEFAULTS.requestReceiveTimeoutSeconds * 1000),
@@ -301,6 +350,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       childEnv: buildChildEnvironment(env, { passEnv: parsed.passEnv, set, defaults }),
       childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
       resume: parsed.resume ? DEFAULTS.resume : undefined,
+      ssePollMs: parsed.ssePoll === undefined ? undefined : seconds('sse-poll', parsed.ssePoll),
       notifySocket: env.NOTIFY_SOCKET || undefined,
       watchdogMs: watchdogInterval(env),
     },

@@ -1,8 +1,6 @@
-/** Host and Origin checks (DNS rebinding, cross-site requests) as pure functions, and their middleware. */
+/** Host and Origin checks (DNS rebinding, cross-site requests) as pure functions. */
 import { isIP } from 'node:net';
-import type { MiddlewareHandler } from 'hono';
 import { DEFAULT_ALLOWED_ORIGINS } from '../config.js';
-import { ErrorCode, jsonRpcError } from './errors.js';
 
 export function isLoopbackHost(name: string): boolean {
   const bare = name.replace(/^\[|\]$/g, '').toLowerCase();
@@ -62,18 +60,4 @@ export function isOriginAllowed(origin: string | undefined, policy: GuardPolicy)
   }
   if (policy.allowedOrigins.includes(url.origin.toLowerCase())) return true;
   return policy.loopbackBind && (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
-}
-
-export function guards(policy: GuardPolicy, rejected: (reason: 'host' | 'origin') => void): MiddlewareHandler {
-  return async (c, next) => {
-    if (!isHostAllowed(c.req.header('host'), policy)) {
-      rejected('host');
-      return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Host not allowed', { omitId: true });
-    }
-    if (!isOriginAllowed(c.req.header('origin'), policy)) {
-      rejected('origin');
-      return jsonRpcError(403, ErrorCode.BadRequest, 'Forbidden: Origin not allowed', { omitId: true });
-    }
-    await next();
-  };
 }

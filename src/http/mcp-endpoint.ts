@@ -1,127 +1,245 @@
-/** The MCP endpoint: finds a request's session (or starts one on `initialize`) and hands the request to it. */
-import type { IncomingMessage } from 'node:http';
-import { requestBodyTooLargeMessage } from '@modelcontextprotocol/sdk/server/requestBody.js';
-import { isInitializeRequest, isJSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+/**
+ * The MCP endpoint's Streamable HTTP semantics (2025-11-25, serving 2025-03-26 and 2025-06-18 clients too):
+ * what a POST, GET or DELETE must carry, every status code, finding the session (or starting one on
+ * `initialize`), and handing it messages and connections. Admission (Host, Origin, rate, auth) ran before.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { requestBodyTooLargeMessage, MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
+import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger, ThrottledWarnings } from '../log.js';
+import type { Metrics, RejectionReason } from '../metrics.js';
+import { idOf, methodOf, oneLine, wireMessage, type WireMessage } from '../protocol/jsonrpc.js';
+import { SUPPORTED_PROTOCOL_VERSIONS, isSupportedVersion } from '../protocol/versions.js';
 import { CapacityError, type Reservation, type SessionRegistry } from '../session/registry.js';
-import type { ReadBody, Session } from '../session/session.js';
-import { ErrorCode, jsonRpcError, sessionNotFound } from './errors.js';
+import type { PostRefusal, Session } from '../session/session.js';
+import type { ClientIdentity } from './client-address.js';
 import type { ClientRateLimit } from './rate-limits.js';
-import { readBody as readBodyText } from './read-body.js';
+import { readBody } from './read-body.js';
+import { ErrorCode, replyEmpty, replyError, sessionNotFound, type ErrorReply } from './replies.js';
+import { SSE_HEADERS, SseResponse, type SseClock } from './sse-response.js';
 
 export interface EndpointDeps {
   registry: SessionRegistry;
   maxBodyBytes: number;
   /** New sessions per client. */
   sessionRate: ClientRateLimit;
-  /** Starts a session for `client` (spawning its child) in the reserved place; rejects when the command cannot start. */
-  startSession(reservation: Reservation, client: string): Promise<Session>;
+  /** Starts a session (spawning or taking its child) in the reserved place; rejects when the command cannot start. */
+  startSession(reservation: Reservation, client: ClientIdentity, protocolVersion: string): Promise<Session>;
+  /** Whether a Last-Event-ID is honoured (resumable streams are on). */
+  resume: boolean;
+  sse: SseClock;
   metrics: Metrics;
+  warnings: ThrottledWarnings;
   log: Logger;
 }
 
-/** Seconds a client should wait before retrying when every session is busy. */
+export type Endpoint = (req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders) => Promise<void>;
+
+/** Seconds a client should wait before retrying when every session is busy, or its server's input is full. */
 const BUSY_RETRY_SECONDS = '5';
+const INPUT_FULL_RETRY_SECONDS = '1';
 
-const missingSession = () =>
-  jsonRpcError(400, ErrorCode.BadRequest, 'Bad Request: Mcp-Session-Id header is required');
+const isReply = (value: Session | ErrorReply): value is ErrorReply => 'status' in value;
+const badRequest = (message: string, code: number = ErrorCode.BadRequest): ErrorReply => ({ status: 400, code, message });
 
-function requestIdOf(body: unknown): string | number | null {
-  const id = (body as { id?: unknown } | null)?.id;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
+/** The answer to each refusal of a POST by its session. */
+const POST_REFUSALS: Record<PostRefusal, { reply: ErrorReply; reason: RejectionReason }> = {
+  ended: { reply: sessionNotFound, reason: 'session' },
+  'too-many-inflight': {
+    reply: { status: 429, code: ErrorCode.BadRequest, message: 'Too Many Requests: too many requests in flight on this session', headers: { 'retry-after': '1' } },
+    reason: 'inflight',
+  },
+  'duplicate-id': { reply: badRequest('Invalid Request: a request with this id is already in flight', ErrorCode.InvalidRequest), reason: 'invalid' },
+  'input-full': {
+    reply: {
+      status: 503,
+      code: ErrorCode.BadRequest,
+      message: 'Service Unavailable: the MCP server is not keeping up with its input, try again shortly',
+      headers: { 'retry-after': INPUT_FULL_RETRY_SECONDS },
+    },
+    reason: 'busy',
+  },
+};
+
+/** Rule: POSTs must accept both JSON and SSE, GETs SSE (the spec's MUSTs; 406 otherwise). Why: the answer may be either. */
+function acceptsPost(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('application/json') && accept.includes('text/event-stream');
 }
 
-/** `incoming` is `request`'s Node side, whose body is read directly. */
-export type Endpoint = (request: Request, incoming: IncomingMessage, client: string) => Promise<Response>;
+/** The body as WireMessages, or the 400 to answer: one JSON-RPC message, or a batch of at most MAX_BATCH_SIZE. */
+function messagesOf(text: string): WireMessage[] | ErrorReply {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return badRequest('Parse error: Invalid JSON', ErrorCode.ParseError);
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0 || value.length > MAX_BATCH_SIZE) {
+      return badRequest(`Invalid Request: a batch must hold 1 to ${MAX_BATCH_SIZE} messages`, ErrorCode.InvalidRequest);
+    }
+    const messages = value.map((item) => wireMessage(item, JSON.stringify(item)));
+    return messages.every((message) => message !== undefined)
+      ? (messages as WireMessage[])
+      : badRequest('Parse error: Invalid JSON-RPC message', ErrorCode.ParseError);
+  }
+  const message = wireMessage(value, oneLine(text, value));
+  return message ? [message] : badRequest('Parse error: Invalid JSON-RPC message', ErrorCode.ParseError);
+}
 
 export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
   const { registry, metrics, log } = deps;
 
-  async function readBody(request: Request, incoming: IncomingMessage): Promise<ReadBody | Response> {
-    const body = await readBodyText(incoming, deps.maxBodyBytes);
-    if (body.tooLarge) {
-      metrics.rejected('size');
-      return jsonRpcError(413, ErrorCode.BadRequest, requestBodyTooLargeMessage(deps.maxBodyBytes));
+  const refuse = (res: ServerResponse, cors: OutgoingHttpHeaders, client: ClientIdentity, reason: RejectionReason, reply: ErrorReply) => {
+    metrics.rejected(reason);
+    if (reply.status !== 400 && reply.status !== 404) {
+      deps.warnings.warn(`${reason}|${client.key}`, { client: client.address, status: reply.status, reason }, 'request refused');
     }
-    try {
-      return { request, parsed: JSON.parse(body.text) as unknown };
-    } catch {
-      // Not JSON: hand the SDK an unread copy so that it answers in its own order (406, 415, then 400).
-      return { request: new Request(request.url, { method: request.method, headers: request.headers, body: body.text }) };
-    }
+    replyError(res, reply, cors);
+  };
+
+  /** The session a request names, or the answer: 400 without the header, 404 for an unknown or ended session. */
+  function sessionOf(req: IncomingMessage): Session | ErrorReply {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string') return badRequest('Bad Request: Mcp-Session-Id header is required');
+    const session = registry.get(id);
+    return session ?? sessionNotFound;
   }
 
-  async function startWithInitialize(body: ReadBody, client: string): Promise<Response> {
-    const message = body.parsed as { method?: unknown } | undefined;
-    if (message?.method !== 'initialize') {
-      metrics.rejected('session');
-      return missingSession();
+  /** Rule: a request after initialize may name any revision the bridge supports (400 otherwise); none means 2025-03-26. */
+  function versionError(req: IncomingMessage): ErrorReply | undefined {
+    const version = req.headers['mcp-protocol-version'];
+    if (typeof version !== 'string' || isSupportedVersion(version)) return undefined;
+    return badRequest(`Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+  }
+
+  const streamHeaders = (session: Session, cors: OutgoingHttpHeaders): OutgoingHttpHeaders => ({ ...SSE_HEADERS, ...cors, 'mcp-session-id': session.id });
+
+  function post(session: Session, messages: WireMessage[], res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): void {
+    const outcome = session.post(messages);
+    if ('refused' in outcome) {
+      const { reply, reason } = POST_REFUSALS[outcome.refused];
+      const first = messages.find((message) => message.kind === 'request');
+      return refuse(res, cors, client, reason, { ...reply, id: first ? idOf(first.message) : null });
     }
-    const id = requestIdOf(message);
-    if (!isJSONRPCRequest(message) || !isInitializeRequest(message)) {
-      return jsonRpcError(400, ErrorCode.InvalidParams, 'Invalid initialize request: protocolVersion, capabilities and clientInfo are required', {
-        id,
-      });
+    if (!outcome.stream) return replyEmpty(res, 202, { ...cors, 'mcp-session-id': session.id });
+    session.attach(outcome.stream, new SseResponse(res, streamHeaders(session, cors), deps.sse, { holdHead: true }));
+  }
+
+  async function initialize(message: WireMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): Promise<void> {
+    const id = idOf(message.message) ?? null;
+    if (!isInitializeRequest(message.message)) {
+      return replyError(
+        res,
+        { ...badRequest('Invalid initialize request: protocolVersion, capabilities and clientInfo are required', ErrorCode.InvalidParams), id },
+        cors,
+      );
     }
-    const wait = await deps.sessionRate.take(client);
+    const wait = await deps.sessionRate.take(client.key);
     if (wait !== undefined) {
-      metrics.rejected('rate');
-      return jsonRpcError(429, ErrorCode.BadRequest, 'Too Many Requests: too many new sessions from this client', {
+      return refuse(res, cors, client, 'rate', {
+        status: 429,
+        code: ErrorCode.BadRequest,
+        message: 'Too Many Requests: too many new sessions from this client',
         id,
-        headers: { 'Retry-After': String(wait) },
+        headers: { 'retry-after': String(wait) },
       });
     }
     let reservation: Reservation;
     try {
-      reservation = registry.reserve(client);
+      reservation = await registry.reserve(client.key);
     } catch (error) {
       if (!(error instanceof CapacityError)) throw error;
-      metrics.rejected('cap');
-      log.warn({ client, scope: error.scope }, 'session cap reached with every session busy; refusing a new session');
       const [status, text] = error.scope === 'client' ? [429, 'Too Many Requests'] : [503, 'Service Unavailable'];
-      return jsonRpcError(status, ErrorCode.BadRequest, `${text}: ${error.message}, try again later`, {
+      return refuse(res, cors, client, 'cap', {
+        status,
+        code: ErrorCode.BadRequest,
+        message: `${text}: ${error.message}, try again later`,
         id,
-        headers: { 'Retry-After': BUSY_RETRY_SECONDS },
+        headers: { 'retry-after': BUSY_RETRY_SECONDS },
       });
     }
     let session: Session;
     try {
-      session = await deps.startSession(reservation, client);
+      session = await deps.startSession(reservation, client, message.message.params.protocolVersion);
     } catch (error) {
       reservation.release();
       log.error({ err: (error as Error).message }, 'MCP server command could not be started');
-      return jsonRpcError(502, ErrorCode.InternalError, `Bad Gateway: the MCP server could not be started: ${(error as Error).message}`, {
-        id,
-      });
+      return replyError(res, { status: 502, code: ErrorCode.InternalError, message: 'Bad Gateway: the MCP server could not be started', id }, cors);
     }
-    const response = await session.handlePost(body);
-    // The transport refused the initialize (e.g. 406 for a bad Accept header): nothing will use this child.
-    if (session.id === undefined) void session.end('not-initialized');
-    return response;
+    if (res.destroyed) return void session.end('not-initialized');
+    post(session, [message], res, client, cors);
   }
 
-  function findSession(request: Request): Session | Response {
-    const sessionId = request.headers.get('mcp-session-id');
-    const session = sessionId === null ? undefined : registry.get(sessionId);
-    if (session) return session;
-    metrics.rejected('session');
-    return sessionId === null ? missingSession() : sessionNotFound();
-  }
-
-  return async (request, incoming, client) => {
-    if (request.method === 'POST') {
-      const body = await readBody(request, incoming);
-      if (body instanceof Response) return body;
-      if (!request.headers.has('mcp-session-id')) {
-        if (body.parsed === undefined) return jsonRpcError(400, ErrorCode.ParseError, 'Parse error: Invalid JSON');
-        return startWithInitialize(body, client);
+  async function handlePost(req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): Promise<void> {
+    if (!acceptsPost(req.headers.accept)) {
+      return replyError(res, { status: 406, code: ErrorCode.BadRequest, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' }, cors);
+    }
+    if (!isJsonContentType(req.headers['content-type'])) {
+      return replyError(res, { status: 415, code: ErrorCode.BadRequest, message: 'Unsupported Media Type: Content-Type must be application/json' }, cors);
+    }
+    const body = await readBody(req, deps.maxBodyBytes);
+    if (body.tooLarge) return refuse(res, cors, client, 'size', { status: 413, code: ErrorCode.BadRequest, message: requestBodyTooLargeMessage(deps.maxBodyBytes) });
+    const messages = messagesOf(body.text);
+    if (!Array.isArray(messages)) return replyError(res, messages, cors);
+    const initializes = messages.filter((message) => methodOf(message.message) === 'initialize' && message.kind === 'request');
+    if (req.headers['mcp-session-id'] === undefined) {
+      if (initializes.length === 0) {
+        metrics.rejected('session');
+        return replyError(res, badRequest('Bad Request: Mcp-Session-Id header is required'), cors);
       }
-      const session = findSession(request);
-      return session instanceof Response ? session : session.handlePost(body);
+      if (messages.length > 1) return replyError(res, badRequest('Invalid Request: Only one initialization request is allowed', ErrorCode.InvalidRequest), cors);
+      return initialize(messages[0], res, client, cors);
     }
-    const session = findSession(request);
-    if (session instanceof Response) return session;
-    return request.method === 'GET' ? session.handleGet(request) : session.handleDelete(request);
+    const session = sessionOf(req);
+    if (isReply(session)) return refuse(res, cors, client, 'session', session);
+    if (initializes.length > 0) return replyError(res, badRequest('Invalid Request: Server already initialized', ErrorCode.InvalidRequest), cors);
+    const wrongVersion = versionError(req);
+    if (wrongVersion) return replyError(res, wrongVersion, cors);
+    post(session, messages, res, client, cors);
+  }
+
+  function handleGet(req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): void {
+    if (!req.headers.accept?.includes('text/event-stream')) {
+      return replyError(res, { status: 406, code: ErrorCode.BadRequest, message: 'Not Acceptable: Client must accept text/event-stream' }, cors);
+    }
+    const session = sessionOf(req);
+    if (isReply(session)) return refuse(res, cors, client, 'session', session);
+    const wrongVersion = versionError(req);
+    if (wrongVersion) return replyError(res, wrongVersion, cors);
+    const lastEventId = req.headers['last-event-id'];
+    if (deps.resume && typeof lastEventId === 'string' && lastEventId !== '') {
+      const resumable = session.resumable(lastEventId);
+      if (!resumable) return replyError(res, badRequest('Bad Request: Last-Event-ID names no stream of this session that can be resumed'), cors);
+      return session.attach(resumable.stream, new SseResponse(res, streamHeaders(session, cors), deps.sse, { holdHead: false }), resumable.after);
+    }
+    const stream = session.standaloneStream();
+    if (!stream) {
+      return replyError(res, { status: 409, code: ErrorCode.BadRequest, message: 'Conflict: Only one SSE stream is allowed per session' }, cors);
+    }
+    session.attach(stream, new SseResponse(res, streamHeaders(session, cors), deps.sse, { holdHead: false }));
+  }
+
+  function handleDelete(req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): void {
+    const session = sessionOf(req);
+    if (isReply(session)) return refuse(res, cors, client, 'session', session);
+    const wrongVersion = versionError(req);
+    if (wrongVersion) return replyError(res, wrongVersion, cors);
+    void session.end('deleted');
+    replyEmpty(res, 200, cors);
+  }
+
+  return async (req, res, client, cors) => {
+    switch (req.method) {
+      case 'POST':
+        return handlePost(req, res, client, cors);
+      case 'GET':
+        return handleGet(req, res, client, cors);
+      case 'DELETE':
+        return handleDelete(req, res, client, cors);
+      default:
+        return replyError(res, { status: 405, code: ErrorCode.BadRequest, message: 'Method not allowed.', headers: { allow: 'GET, POST, DELETE' } }, cors);
+    }
   };
 }

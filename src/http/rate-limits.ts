@@ -1,14 +1,17 @@
 /**
- * Per-client rate limits for requests and for new sessions (rate-limiter-flexible: maintained, in-memory,
- * expires idle keys by itself). Each limit is a number per minute, counted in one-minute windows per client.
+ * Per-client rate limits: requests, new sessions, failed authentications (rate-limiter-flexible:
+ * maintained, in-memory, expires idle keys by itself). Each is a number per minute, counted in one-minute
+ * windows per client key.
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
+const waitSeconds = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
 export class ClientRateLimit {
   private readonly limiter: RateLimiterMemory | undefined;
 
   /** `perMinute` 0 means no limit. */
-  constructor(perMinute: number) {
+  constructor(private readonly perMinute: number) {
     this.limiter = perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60 }) : undefined;
   }
 
@@ -19,8 +22,14 @@ export class ClientRateLimit {
       await this.limiter.consume(client);
       return undefined;
     } catch (error) {
-      if (error instanceof RateLimiterRes) return Math.max(1, Math.ceil(error.msBeforeNext / 1000));
+      if (error instanceof RateLimiterRes) return waitSeconds(error);
       throw error;
     }
+  }
+
+  /** The seconds to wait when the client has used up its allowance, without taking from it. */
+  async exhausted(client: string): Promise<number | undefined> {
+    const res = await this.limiter?.get(client);
+    return res && res.consumedPoints >= this.perMinute ? waitSeconds(res) : undefined;
   }
 }

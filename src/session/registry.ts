@@ -1,4 +1,7 @@
-/** All live sessions: lookup by id, the session caps (global and per client) with LRU eviction, ending them all. */
+/**
+ * All sessions: lookup by id, the session caps (global and per client) with eviction, the clock that
+ * times sessions out, ending them all. A session counts toward the caps until its child has exited.
+ */
 import type { Session } from './session.js';
 
 /** A cap is reached and nothing under it can be evicted. */
@@ -12,16 +15,34 @@ export class CapacityError extends Error {
   }
 }
 
+/** A session with nothing in flight this long may be evicted at a cap even with a stream open. */
+export const QUIET_EVICTABLE_MS = 60_000;
+/** How often sessions are ticked (timeouts, idleness, stalled clients). */
+export const TICK_MS = 250;
+
 /**
- * Rule: evict the least recently used idle session; a session with a call in flight or a stream open is never
- * evicted. Why: clients rarely send DELETE, so abandoned sessions pile up, but a user mid-call must not lose it.
+ * Rule: evict the least recently used idle session; failing that, a session with nothing in flight for
+ * QUIET_EVICTABLE_MS (its open stream is closed; its client re-initializes), taken from the client holding
+ * the most of them; a session with a call in flight is never evicted. Why: clients rarely send DELETE, and a
+ * GET stream alone must not let a few clients hold every place, but a user mid-call must not lose it.
  */
-export function pickEvictionVictim(sessions: Iterable<Session>): Session | undefined {
-  let victim: Session | undefined;
+export function pickEvictionVictim(sessions: Iterable<Session>, now: number): Session | undefined {
+  let idle: Session | undefined;
+  const quiet: Session[] = [];
   for (const session of sessions) {
-    if (session.isIdle() && (victim === undefined || session.lastUsedAt < victim.lastUsedAt)) victim = session;
+    if (!session.isOpen) continue;
+    if (session.isIdle()) {
+      if (!idle || session.lastUsedAt < idle.lastUsedAt) idle = session;
+    } else if (session.isQuietFor(QUIET_EVICTABLE_MS, now)) {
+      quiet.push(session);
+    }
   }
-  return victim;
+  if (idle || quiet.length === 0) return idle;
+  const held = new Map<string, number>();
+  for (const session of quiet) held.set(session.clientAddress, (held.get(session.clientAddress) ?? 0) + 1);
+  const heavier = (a: Session, b: Session) =>
+    (held.get(b.clientAddress) ?? 0) - (held.get(a.clientAddress) ?? 0) || a.lastUsedAt - b.lastUsedAt;
+  return quiet.sort(heavier)[0];
 }
 
 /** A place in the registry for a session being started: filled with the session, or released if it never starts. */
@@ -33,46 +54,98 @@ export interface Reservation {
 export interface RegistryLimits {
   maxSessions: number;
   maxSessionsPerClient: number;
+  /** How long a new session may wait for an evicted one's child to exit before it is refused. */
+  evictionWaitMs: number;
 }
 
 export class SessionRegistry {
-  /** Sessions that count toward the caps: started and not yet ending. */
-  private readonly live = new Set<Session>();
+  /** Every session whose child may still be alive: open ones and those ending. */
+  private readonly sessions = new Set<Session>();
   private readonly byId = new Map<string, Session>();
-  /** Sessions still shutting their child down. */
-  private readonly ending = new Set<Session>();
   /** Places reserved for sessions whose child is being spawned, by client address. */
   private readonly starting = new Map<string, number>();
   private startingTotal = 0;
+  private readonly clock: NodeJS.Timeout;
 
-  constructor(private readonly limits: RegistryLimits) {}
+  constructor(private readonly limits: RegistryLimits) {
+    this.clock = setInterval(() => {
+      const now = performance.now();
+      for (const session of this.sessions) session.tick(now);
+    }, TICK_MS);
+    this.clock.unref();
+  }
 
+  /** Sessions that are not ending. */
   get size(): number {
-    return this.live.size;
+    return this.byId.size;
   }
 
   /** Places left under the global cap (for the warm pool's children). */
   room(): number {
-    return Math.max(0, this.limits.maxSessions - this.live.size - this.startingTotal);
+    return Math.max(0, this.limits.maxSessions - this.sessions.size - this.startingTotal);
   }
 
-  /** Whether a new session could be served now: a free place, or an idle session to evict. */
+  /** Whether a new session could be served now: a free place, or a session to evict. */
   hasRoom(): boolean {
-    return this.live.size + this.startingTotal < this.limits.maxSessions || pickEvictionVictim(this.live) !== undefined;
+    return this.room() > 0 || pickEvictionVictim(this.sessions, performance.now()) !== undefined;
   }
 
   /**
-   * Takes a place for a session about to start for `client`, evicting an idle session at a cap (the client's
-   * own first, when its own cap is the one reached); throws CapacityError when nothing can go. Places are
-   * taken before the child is spawned, so concurrent initializes cannot overshoot a cap.
+   * Takes a place for a session about to start for `client`. At a cap (the client's own first) a session is
+   * evicted and its child awaited, since the cap is about processes and memory; throws CapacityError when
+   * nothing can go or it does not go in time. Places are taken before the child is spawned, so concurrent
+   * initializes cannot overshoot a cap.
    */
-  reserve(client: string): Reservation {
-    const own = [...this.live].filter((session) => session.clientAddress === client);
-    if (own.length + (this.starting.get(client) ?? 0) >= this.limits.maxSessionsPerClient) {
-      this.evictOrThrow(own, new CapacityError(`this client already has ${this.limits.maxSessionsPerClient} busy sessions`, 'client'));
-    } else if (this.live.size + this.startingTotal >= this.limits.maxSessions) {
-      this.evictOrThrow(this.live, new CapacityError(`all ${this.limits.maxSessions} sessions are busy`, 'bridge'));
+  async reserve(client: string): Promise<Reservation> {
+    const deadline = performance.now() + this.limits.evictionWaitMs;
+    for (;;) {
+      const full = this.fullScope(client);
+      if (!full) break;
+      const candidates = full.scope === 'client' ? [...this.sessions].filter((s) => s.clientAddress === client) : [...this.sessions];
+      pickEvictionVictim(candidates, performance.now())?.end('evicted');
+      const ending = candidates.filter((session) => !session.isOpen);
+      const left = deadline - performance.now();
+      if (ending.length === 0 || left <= 0 || !(await endsWithin(ending, left))) throw new CapacityError(full.message, full.scope);
     }
+    return this.take(client);
+  }
+
+  add(session: Session): void {
+    this.sessions.add(session);
+    this.byId.set(session.id, session);
+    void session.ended.then(() => this.sessions.delete(session));
+  }
+
+  get(id: string): Session | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Called as a session starts ending: it is no longer found, but counts until its child is gone. */
+  forget(session: Session): void {
+    this.byId.delete(session.id);
+  }
+
+  /** Ends every session and waits for their children, up to `timeoutMs`; true if all ended in time. */
+  async endAll(timeoutMs: number): Promise<boolean> {
+    clearInterval(this.clock);
+    for (const session of this.sessions) void session.end('shutdown');
+    return endsWithin([...this.sessions], timeoutMs, 'all');
+  }
+
+  private fullScope(client: string): { scope: 'client' | 'bridge'; message: string } | undefined {
+    const { maxSessions, maxSessionsPerClient } = this.limits;
+    let own = this.starting.get(client) ?? 0;
+    for (const session of this.sessions) if (session.clientAddress === client) own++;
+    if (own >= maxSessionsPerClient) {
+      return { scope: 'client', message: `this client already has ${maxSessionsPerClient} busy session${maxSessionsPerClient === 1 ? '' : 's'}` };
+    }
+    if (this.sessions.size + this.startingTotal >= maxSessions) {
+      return { scope: 'bridge', message: `all ${maxSessions} session${maxSessions === 1 ? ' is' : 's are'} busy` };
+    }
+    return undefined;
+  }
+
+  private take(client: string): Reservation {
     this.starting.set(client, (this.starting.get(client) ?? 0) + 1);
     this.startingTotal++;
     let settled = false;
@@ -87,42 +160,18 @@ export class SessionRegistry {
     };
     return {
       fill: (session) => {
-        if (settle()) this.live.add(session);
+        if (settle()) this.add(session);
       },
       release: () => void settle(),
     };
   }
+}
 
-  index(session: Session): void {
-    if (session.id !== undefined) this.byId.set(session.id, session);
-  }
-
-  get(id: string): Session | undefined {
-    return this.byId.get(id);
-  }
-
-  /** Called as a session starts ending: it is no longer found, no longer counted, but still awaited on shutdown. */
-  forget(session: Session): void {
-    this.live.delete(session);
-    if (session.id !== undefined) this.byId.delete(session.id);
-    this.ending.add(session);
-    void session.ended.then(() => this.ending.delete(session));
-  }
-
-  /** Ends every session and waits for their children, up to `timeoutMs`; true if all ended in time. */
-  async endAll(timeoutMs: number): Promise<boolean> {
-    for (const session of [...this.live]) void session.end('shutdown');
-    const all = Promise.all([...this.ending].map((session) => session.ended)).then(() => true);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const done = await Promise.race([all, timeout]);
-    clearTimeout(timer);
-    return done;
-  }
-
-  private evictOrThrow(candidates: Iterable<Session>, error: CapacityError): void {
-    const victim = pickEvictionVictim(candidates);
-    if (!victim) throw error;
-    void victim.end('evicted');
-  }
+/** Resolves true once one (or `all`) of the sessions has ended, false after `ms`. */
+function endsWithin(sessions: Session[], ms: number, how: 'one' | 'all' = 'one'): Promise<boolean> {
+  const ended = sessions.map((session) => session.ended);
+  const done = how === 'all' ? Promise.all(ended) : Promise.race(ended);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([done.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,377 +1,545 @@
 /**
- * One MCP session: its SDK transport (the HTTP side), its child process (the stdio side), the requests in
- * flight between them, and the one path by which it ends.
+ * One MCP session: its streams, the requests in flight, where each child message goes, its upstream (a
+ * child of its own or a share of the shared one), and the one path by which it ends. It knows nothing of
+ * HTTP: the endpoint hands it messages and connections (EventSink), and renders its refusals.
  */
-import { randomUUID } from 'node:crypto';
-import { MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import {
-  isJSONRPCErrorResponse,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
-  type JSONRPCMessage,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
 import type { ExitStatus } from '../child/child-process.js';
-import type { Upstream, UpstreamEvents } from '../child/upstream.js';
+import type { Upstream, UpstreamEnd, UpstreamEvents } from '../child/upstream.js';
 import type { Config } from '../config.js';
-import { ErrorCode, jsonRpcError } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { SessionEventStore, type EventBudget } from './event-store.js';
-import { InflightTable } from './inflight.js';
-import { PendingMessages, routeChildMessage, type InflightRequest } from './router.js';
-import { onStreamEnd } from './stream-end.js';
+import { errorResponse, idOf, methodOf, ownMessage, progressTokenOf, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
+import { primesStreams } from '../protocol/versions.js';
+import { InflightTable, type InflightRequest } from './inflight.js';
+import { OutboundLog, type EvictionCause, type OutboundBudget, type StoredEvent } from './outbound-log.js';
+import { routeChildMessage } from './router.js';
+import { Stream, parseEventId, type EventSink } from './stream.js';
 
-export type EndReason = 'deleted' | 'idle' | 'evicted' | 'child-exit' | 'child-output' | 'shutdown' | 'not-initialized';
+export type EndReason =
+  | 'deleted'
+  | 'idle'
+  | 'evicted'
+  | 'stalled'
+  | 'child-exit'
+  | 'child-output'
+  | 'child-closed-output'
+  | 'child-hung'
+  | 'shutdown'
+  | 'not-initialized';
+
+/** Why the session refuses a POST; the endpoint turns each into its HTTP answer. */
+export type PostRefusal = 'ended' | 'too-many-inflight' | 'duplicate-id' | 'input-full';
 
 export interface SessionHooks {
-  /** The transport accepted `initialize` and assigned the id: the session must be findable before the child sees it. */
-  initialized(session: Session): void;
   /** The session stopped taking requests (it may still be waiting for its child to exit). */
   ending(session: Session): void;
 }
 
 export interface SessionOptions {
+  id: string;
   config: Config;
   log: Logger;
   hooks: SessionHooks;
-  /** Shared by the event stores of all sessions; absent when resumability is off. */
-  eventBudget: EventBudget | undefined;
+  /** Shared by every session's outbound log. */
+  budget: OutboundBudget;
   metrics: Metrics;
-  /** The client address that opened the session (for per-client limits). */
+  /** The client that opened the session, for per-client limits. */
   clientAddress: string;
-}
-
-/** A request body as the endpoint read it: parsed when it was valid JSON, else the request to let the SDK answer it. */
-export interface ReadBody {
-  request: Request;
-  parsed?: unknown;
+  /** The protocol version the client's initialize asks for (the child's answer may settle another). */
+  protocolVersion: string;
 }
 
 const END_MESSAGES: Record<EndReason, string> = {
   deleted: 'the session was deleted',
   idle: 'the session was idle too long',
   evicted: 'the session was evicted to make room for a new one',
+  stalled: 'the client did not read its stream for too long',
   'child-exit': 'the MCP server process exited',
   'child-output': 'the MCP server process wrote an over-long line',
+  'child-closed-output': 'the MCP server process closed its output',
+  'child-hung': 'the MCP server process stopped reading its input',
   shutdown: 'the bridge is shutting down',
   'not-initialized': 'the session was never initialized',
 };
 
-/** Error code the SDK uses for a request that timed out. */
+const END_OF_UPSTREAM: Record<UpstreamEnd, EndReason> = {
+  exit: 'child-exit',
+  overflow: 'child-output',
+  'output-closed': 'child-closed-output',
+  hung: 'child-hung',
+};
+
+/** JSON-RPC error codes the bridge answers with: the SDK's for a timeout, the spec's internal error otherwise. */
 const REQUEST_TIMEOUT = -32001;
+const INTERNAL_ERROR = -32603;
 
-function requestIdsIn(parsed: unknown): RequestId[] {
-  const messages = Array.isArray(parsed) ? parsed : [parsed];
-  return messages.filter((m): m is JSONRPCMessage => isJSONRPCRequest(m)).map((m) => (m as { id: RequestId }).id);
-}
-
-/** The protocol version a POST speaks: its header, or for initialize the version it asks for; the spec's default otherwise. */
-function protocolVersionOf(request: Request, parsed: unknown): string {
-  const header = request.headers.get('mcp-protocol-version');
-  if (header) return header;
-  const asked = (parsed as { method?: unknown; params?: { protocolVersion?: unknown } } | undefined)?.params?.protocolVersion;
-  return (parsed as { method?: unknown } | undefined)?.method === 'initialize' && typeof asked === 'string' ? asked : '2025-03-26';
-}
-
-/** The stream id the SDK (1.32) gives the standalone GET stream in its event store. */
-const STANDALONE_STREAM_ID = '_GET_stream';
-
-/** The SDK primes SSE streams with a resumable event id only for clients of this version or newer. */
-const FIRST_RESUMABLE_VERSION = '2025-11-25';
-
-function isEventStream(response: Response): boolean {
-  return response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+/**
+ * Rule: a stream is congested when its connection's backlog plus the events waiting for it pass
+ * --max-stream-buffer, or, with no connection, when the events of calls its client is expected to resume
+ * do. Why: past that, more of the child's output would only pile up in the bridge; the standalone stream
+ * without a GET open has a bound of its own instead, since nobody may ever come for it.
+ */
+function isCongested(stream: Stream, bound: number): boolean {
+  if (stream.sink) return stream.sink.backlog + stream.queuedBytes > bound;
+  return stream.state === 'waiting' && !stream.isStandalone && stream.queuedBytes > bound;
 }
 
 export class Session {
-  id: string | undefined;
-  readonly startedAt = Date.now();
-  lastUsedAt = Date.now();
+  readonly id: string;
+  readonly startedAt = performance.now();
+  lastUsedAt = performance.now();
   readonly ended: Promise<EndReason>;
   private resolveEnded!: (reason: EndReason) => void;
   private state: 'open' | 'ending' | 'ended' = 'open';
-  private readonly transport: WebStandardStreamableHTTPServerTransport;
+  private protocolVersion: string;
   private readonly upstream: Upstream;
-  private readonly inflight: InflightTable;
-  private readonly store: SessionEventStore | undefined;
-  private readonly pending: PendingMessages;
-  private standaloneOpen = false;
-  private openStreams = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly inflight = new InflightTable();
+  private readonly outbound: OutboundLog;
+  /** Streams that may still be written or resumed, by id. */
+  private readonly streams = new Map<string, Stream>();
+  private standalone: Stream | undefined;
+  private readonly streamPrefix = randomBytes(6).toString('base64url');
+  private streamCount = 0;
+  private openSinks = 0;
+  private readonly congested = new Set<Stream>();
+  /** Since when some stream has been congested without its client taking anything. */
+  private stalledSince: number | undefined;
+  private idleSince: number | undefined;
+  /** Since when nothing has been in flight. */
+  private quietSince = performance.now();
   private exitStatus: ExitStatus | undefined;
-  private log: Logger;
-
-  get clientAddress(): string {
-    return this.options.clientAddress;
-  }
+  private logger: Logger;
 
   /**
-   * Serves one MCP session over `connect`'s upstream: a dedicated child (fresh or from the warm pool) or a
-   * share of the shared child. `connect` gets the session's logger and where to deliver server messages.
+   * Serves one MCP session over `connect`'s upstream. `connect` gets the session's logger and where to
+   * deliver server messages.
    */
   constructor(
     connect: (log: () => Logger, events: UpstreamEvents) => Upstream,
     private readonly options: SessionOptions,
   ) {
-    const { config, metrics } = options;
-    this.log = options.log;
-    metrics.sessionStarted();
+    const { config } = options;
+    this.id = options.id;
+    this.protocolVersion = options.protocolVersion;
+    this.logger = options.log.child({ session: this.id.slice(0, 8) });
+    options.metrics.sessionStarted();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    this.pending = new PendingMessages(config.limits.pendingMessages);
-    this.inflight = new InflightTable(config.limits.requestTimeoutMs, (request) => this.timedOut(request));
-    const resume = config.resume;
-    if (resume && options.eventBudget) {
-      this.store = new SessionEventStore({
-        maxEvents: resume.maxEventsPerSession,
-        maxBytes: resume.maxBytesPerSession,
-        budget: options.eventBudget,
-      });
-    }
-    this.transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        this.id = id;
-        this.log = this.log.child({ session: id.slice(0, 8) });
-        this.log.info({ command: config.child.source }, 'session started');
-        options.hooks.initialized(this);
-      },
-      keepAliveMs: config.keepAliveMs,
-      maxRequestBodySize: config.limits.maxBodyBytes,
-      eventStore: this.store,
-      retryInterval: this.store ? resume?.retryMs : undefined,
-    });
-    this.transport.onmessage = (message) => this.fromClient(message);
-    this.transport.onerror = (error) => this.log.debug({ err: error.message }, 'transport rejected a request');
-    void this.transport.start();
-    this.upstream = connect(() => this.log, {
+    const { limits } = config;
+    this.outbound = new OutboundLog({ maxEvents: limits.maxEventsPerSession, maxBytes: limits.maxBytesPerSession }, options.budget, (event, cause) =>
+      this.evicted(event, cause),
+    );
+    this.upstream = connect(() => this.logger, {
       message: (message) => this.fromChild(message),
-      ended: (cause, status) => this.onUpstreamEnded(cause, status),
+      ended: (cause, status) => this.upstreamEnded(cause, status),
     });
-    this.log = this.log.child({ pid: this.upstream.pid });
-    this.updateIdleTimer();
+    if (this.upstream.pid !== undefined) this.logger = this.logger.child({ childPid: this.upstream.pid });
   }
 
-  get pid(): number {
+  get clientAddress(): string {
+    return this.options.clientAddress;
+  }
+
+  get pid(): number | undefined {
     return this.upstream.pid;
   }
 
-  /** Rule: a session is idle when no request is in flight and no stream is open. Why: an open GET stream or a long call is a user still there. */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Rule: a session is idle when no request is in flight and no stream is connected. Why: either is a user still there. */
   isIdle(): boolean {
-    return this.inflight.size === 0 && this.openStreams === 0;
+    return this.inflight.size === 0 && this.openSinks === 0;
   }
 
-  async handlePost(body: ReadBody): Promise<Response> {
-    this.lastUsedAt = Date.now();
-    const ids = requestIdsIn(body.parsed);
-    const limit = this.options.config.limits.maxInflightPerSession;
-    // An oversized batch is the transport's to refuse (400), whatever is in flight.
-    if (ids.length > 0 && ids.length <= MAX_BATCH_SIZE && this.inflight.size + ids.length > limit) {
-      this.options.metrics.rejected('inflight');
-      return jsonRpcError(429, ErrorCode.BadRequest, `Too Many Requests: at most ${limit} requests may be in flight per session`, {
-        id: ids[0],
-        headers: { 'Retry-After': '1' },
-      });
+  /** Nothing in flight for at least `ms` (a stream may be open). */
+  isQuietFor(ms: number, now: number): boolean {
+    return this.inflight.size === 0 && now - this.quietSince >= ms;
+  }
+
+  /** Forwards a POST's messages to the child; returns the stream that carries the answers to its requests, if it has any. */
+  post(messages: WireMessage[]): { refused: PostRefusal } | { stream: Stream | undefined } {
+    if (this.state !== 'open') return { refused: 'ended' };
+    this.lastUsedAt = performance.now();
+    const requests = messages.filter((message) => message.kind === 'request');
+    const ids = requests.map((request) => idOf(request.message) as RequestId);
+    if (ids.length > 0 && this.inflight.size + ids.length > this.options.config.limits.maxInflightPerSession) {
+      return { refused: 'too-many-inflight' };
     }
-    const resumable = this.store !== undefined && protocolVersionOf(body.request, body.parsed) >= FIRST_RESUMABLE_VERSION;
-    let streamId: string | undefined;
-    // The SDK stores the stream's priming event synchronously inside handleRequest: that names the stream.
-    if (this.store && resumable && ids.length > 0) this.store.onNewStream = (id) => (streamId ??= id);
-    const handling = this.transport.handleRequest(body.request, body.parsed === undefined ? undefined : { parsedBody: body.parsed });
-    if (this.store) this.store.onNewStream = undefined;
-    const response = await handling;
-    if (!isEventStream(response)) return response;
-    if (streamId !== undefined) this.inflight.bindStream(streamId, ids);
-    return this.trackStream(response, () => this.inflight.setStreamState(ids, streamId !== undefined ? 'resumable' : 'gone'));
+    if (new Set(ids).size < ids.length || ids.some((id) => this.inflight.has(id))) return { refused: 'duplicate-id' };
+    if (!this.upstream.accepting()) return { refused: 'input-full' };
+    const stream = ids.length > 0 ? this.newStream(ids, this.resumableStreams()) : undefined;
+    for (const message of messages) this.fromClient(message, stream);
+    return { stream };
   }
 
-  async handleGet(request: Request): Promise<Response> {
-    this.lastUsedAt = Date.now();
-    const lastEventId = request.headers.get('last-event-id');
-    const resumed = lastEventId !== null ? this.store?.streamIdOf(lastEventId) : undefined;
-    const response = await this.transport.handleRequest(request);
-    if (!isEventStream(response)) return response;
-    if (resumed !== undefined && resumed !== STANDALONE_STREAM_ID) {
-      // A POST stream resumed after a disconnect: its calls still in flight are reachable again.
-      const requests = this.inflight.onStream(resumed);
-      this.inflight.setStreamState(requests, 'open');
-      return this.trackStream(response, () => this.inflight.setStreamState(requests, 'resumable'));
-    }
-    this.standaloneOpen = true;
-    this.flushPending();
-    return this.trackStream(response, () => {
-      this.standaloneOpen = false;
-    });
+  /** The session's standalone stream for a GET without Last-Event-ID; undefined when one is already connected (409). */
+  standaloneStream(): Stream | undefined {
+    const stream = this.standaloneOrNew();
+    return stream.sink ? undefined : stream;
   }
 
-  async handleDelete(request: Request): Promise<Response> {
-    this.lastUsedAt = Date.now();
-    const response = await this.transport.handleRequest(request);
-    if (response.status === 200) void this.end('deleted');
-    return response;
+  /** The stream a Last-Event-ID names and the sequence number after which to replay; undefined when this session has none such. */
+  resumable(lastEventId: string): { stream: Stream; after: number } | undefined {
+    const parsed = parseEventId(lastEventId);
+    const stream = parsed && this.streams.get(parsed.streamId);
+    if (!parsed || !stream?.resumable || parsed.seq >= this.outbound.nextSequence) return undefined;
+    return { stream, after: parsed.seq };
   }
 
-  /** Ends the session once: fails what is in flight, closes its streams, ends its child. */
+  /**
+   * Connects a stream to a client's connection. `resumeAfter`: a Last-Event-ID's sequence number; the
+   * stream's kept events after it are written first, and any connection it still had is cut.
+   */
+  attach(stream: Stream, sink: EventSink, resumeAfter?: number): void {
+    if (this.state !== 'open') return sink.end();
+    this.lastUsedAt = performance.now();
+    if (stream.sink) this.cut(stream, stream.sink);
+    if (resumeAfter !== undefined) this.rewind(stream, resumeAfter);
+    stream.sink = sink;
+    this.openSinks++;
+    this.idleSince = undefined;
+    sink.listen({ drained: () => this.drain(stream), closed: (finished) => this.sinkClosed(stream, sink, finished) });
+    if (resumeAfter === undefined && stream.resumable) sink.prime(stream.eventId(stream.cursor), this.options.config.resume?.retryMs);
+    if (resumeAfter !== undefined && stream.lostThrough > resumeAfter) this.answerTheLost(stream, resumeAfter);
+    this.drain(stream);
+  }
+
+  /** Ends the session once: answers what is in flight, closes its streams, ends its child. */
   end(reason: EndReason): Promise<EndReason> {
     if (this.state !== 'open') return this.ended;
     this.state = 'ending';
-    clearTimeout(this.idleTimer);
     this.options.hooks.ending(this);
     void this.finish(reason);
     return this.ended;
   }
 
-  private async finish(reason: EndReason): Promise<void> {
-    const failures = this.inflight.clear().map((id) => this.failRequest(id, reason));
-    await Promise.allSettled(failures);
-    const { messages, dropped } = this.pending.take();
-    if (messages.length + dropped > 0) {
-      this.log.warn({ undelivered: messages.length + dropped }, 'messages never found a stream before the session ended');
+  /** Called every few hundred ms by the registry: timeouts, idleness, stalled clients. */
+  tick(now: number): void {
+    if (this.state !== 'open') return;
+    const { limits, idleTimeoutMs } = this.options.config;
+    for (const request of this.inflight.takeExpired(now - limits.requestTimeoutMs)) this.timedOut(request);
+    if (!this.isIdle()) this.idleSince = undefined;
+    else if (this.idleSince === undefined) this.idleSince = now;
+    else if (now - this.idleSince >= idleTimeoutMs) return void this.end('idle');
+    for (const stream of this.congested) {
+      const backlog = stream.sink?.backlog ?? 0;
+      if (backlog < stream.lastBacklog) this.stalledSince = now; // the client is reading, if slowly
+      stream.lastBacklog = backlog;
     }
-    await this.transport.close();
-    this.store?.clear();
-    const graceMs = reason === 'shutdown' ? Math.min(this.options.config.killGraceMs, this.options.config.shutdownTimeoutMs) : this.options.config.killGraceMs;
-    const status = await this.upstream.close(graceMs);
+    if (this.stalledSince !== undefined && now - this.stalledSince >= limits.stallTimeoutMs) {
+      this.options.metrics.limitHit('stall');
+      this.logger.warn({ stallTimeoutSeconds: limits.stallTimeoutMs / 1000 }, 'a client left its stream unread for --stall-timeout; ending the session');
+      void this.end('stalled');
+    }
+  }
+
+  private async finish(reason: EndReason): Promise<void> {
+    for (const request of this.inflight.clear()) this.failRequest(request, reason);
+    // What the clients can still be given is written; a client that stopped reading is cut off.
+    for (const stream of this.streams.values()) {
+      const sink = stream.sink;
+      if (!sink) continue;
+      if (reason === 'stalled') {
+        this.cut(stream, sink);
+        continue;
+      }
+      for (const event of stream.queue) if (!event.dropped) sink.write(stream.resumable ? stream.eventId(event.seq) : undefined, event.text);
+      stream.queue = [];
+      sink.end();
+    }
+    const { killGraceMs, shutdownTimeoutMs } = this.options.config;
+    const status = await this.upstream.close(reason === 'shutdown' ? Math.min(killGraceMs, shutdownTimeoutMs) : killGraceMs);
+    this.outbound.close();
+    this.streams.clear();
     this.state = 'ended';
     this.options.metrics.sessionEnded(reason);
-    this.log.info(
-      { reason, durationMs: Date.now() - this.startedAt, exitCode: status?.code, signal: status?.signal },
-      'session ended',
-    );
+    const durationMs = Math.round(performance.now() - this.startedAt);
+    this.logger.info({ reason, durationMs, exitCode: status?.code, signal: status?.signal }, 'session ended');
     this.resolveEnded(reason);
   }
 
-  private failRequest(id: RequestId, reason: EndReason): Promise<void> {
-    const status = this.exitStatus;
-    const detail = reason === 'child-exit' && status ? ` (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})` : '';
-    return this.transport
-      .send({
-        jsonrpc: '2.0',
-        id,
-        error: {
-          code: ErrorCode.InternalError,
-          message: `Request failed: ${END_MESSAGES[reason]}${detail}`,
-          data: reason === 'child-exit' && status ? { exitCode: status.code, signal: status.signal } : undefined,
-        },
-      })
-      .catch((error: Error) => this.log.debug({ err: error.message }, 'could not deliver a failure'));
+  private newStream(requests: RequestId[], resumable: boolean): Stream {
+    const stream = new Stream(`${this.streamPrefix}${++this.streamCount}`, requests, resumable);
+    this.streams.set(stream.id, stream);
+    return stream;
   }
 
-  private onUpstreamEnded(cause: 'exit' | 'overflow', status: ExitStatus | undefined): void {
-    this.exitStatus = status;
-    if (this.state !== 'open') return;
-    if (cause === 'exit') this.log.warn({ exitCode: status?.code, signal: status?.signal }, 'child exited');
-    void this.end(cause === 'exit' ? 'child-exit' : 'child-output');
+  private standaloneOrNew(): Stream {
+    this.standalone ??= this.newStream([], this.resumableStreams());
+    return this.standalone;
   }
 
-  private fromClient(message: JSONRPCMessage): void {
-    if (isJSONRPCRequest(message)) {
-      const meta = (message.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
-      const token = meta?.progressToken;
-      this.inflight.add(message.id, message.method, typeof token === 'string' || typeof token === 'number' ? token : undefined);
-      this.updateIdleTimer();
-    } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-      this.cancelled((message.params as { requestId?: RequestId } | undefined)?.requestId);
+  /** New streams are resumable when resumption is on and the session's protocol version primes them. */
+  private resumableStreams(): boolean {
+    return this.options.config.resume !== undefined && primesStreams(this.protocolVersion);
+  }
+
+  private fromClient(message: WireMessage, stream: Stream | undefined): void {
+    if (message.kind === 'request' && stream) {
+      const id = idOf(message.message) as RequestId;
+      const method = methodOf(message.message) as string;
+      this.inflight.add({ id, method, progressToken: progressTokenOf(message.message), stream, startedAt: performance.now() });
+      this.idleSince = undefined;
+    } else if (methodOf(message.message) === 'notifications/cancelled') {
+      this.cancelled((message.message as { params?: { requestId?: RequestId } }).params?.requestId);
     }
     this.options.metrics.relayed('to_child', 1, 0);
-    if (!this.upstream.send(message) && isJSONRPCRequest(message)) {
-      this.completed(message.id);
-      void this.failRequest(message.id, 'child-exit');
-    }
+    if (this.upstream.send(message) || message.kind !== 'request') return;
+    const request = this.completed(idOf(message.message) as RequestId);
+    if (request) this.answer(request.stream, request.id, this.failure(request.id, 'child-exit'));
   }
 
   /**
-   * Rule: a request the client cancelled stops counting as in flight and its stream is closed; the
-   * cancellation itself still goes to the child. Why: the child should not answer it, and the stream would
-   * otherwise stay open waiting for that answer.
+   * Rule: a request the client cancelled stops counting as in flight and its stream ends once nothing else
+   * is owed on it; the cancellation itself still goes to the child. Why: the child should not answer it, and
+   * the stream would otherwise wait for that answer.
    */
   private cancelled(requestId: RequestId | undefined): void {
-    if (requestId === undefined || !this.completed(requestId)) return;
-    this.transport.closeSSEStream(requestId);
+    const request = requestId === undefined ? undefined : this.completed(requestId);
+    if (!request) return;
+    request.stream.unanswered.delete(request.id);
+    this.finishIfAnswered(request.stream);
   }
 
-  private fromChild(message: JSONRPCMessage): void {
+  private fromChild(message: WireMessage): void {
     this.options.metrics.relayed('to_client', 1, 0);
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-      const id = (message as { id?: RequestId }).id;
-      const request = id === undefined ? undefined : this.completed(id);
+    if (this.state !== 'open') return;
+    if (message.kind === 'response') {
+      const request = this.completed(idOf(message.message) as RequestId);
       if (!request) {
-        this.log.debug({ id }, 'dropped a response to no request in flight');
+        this.logger.debug({ id: idOf(message.message) }, 'dropped a response to no request in flight');
         return;
       }
-      this.recordAnswer(request);
-      this.deliver(message, request.id);
+      this.recordAnswer(request, message);
+      this.answer(request.stream, request.id, message);
       return;
     }
-    const route = routeChildMessage(message, this.inflight.values(), this.standaloneOpen);
-    if (route.kind === 'hold') {
-      if (this.pending.push(message) && this.pending.size === this.options.config.limits.pendingMessages) {
-        this.log.warn({ limit: this.options.config.limits.pendingMessages }, 'no stream open: dropping the oldest waiting messages');
+    const owner = routeChildMessage(message.message, this.inflight.values(), this.standalone?.sink !== undefined);
+    this.deliver(owner ? owner.stream : this.standaloneOrNew(), message, undefined);
+  }
+
+  /** Puts a request's answer on its stream, which ends once everything before it is written. */
+  private answer(stream: Stream, id: RequestId, message: WireMessage): void {
+    stream.unanswered.delete(id);
+    const event = this.deliver(stream, message, id);
+    if (event) stream.answeredAt.set(id, event.seq);
+    this.finishIfAnswered(stream);
+  }
+
+  private deliver(stream: Stream, message: WireMessage, answers: RequestId | undefined): StoredEvent | undefined {
+    if (stream.state === 'gone') {
+      this.logger.debug({ id: answers }, 'client gone; message not delivered');
+      return undefined;
+    }
+    const event = this.outbound.append(stream, message.text, answers);
+    if (event.dropped) return undefined;
+    if (stream.sink && stream.queue.length === 0 && stream.sink.backlog < this.options.config.limits.maxStreamBufferBytes) {
+      this.write(stream, event);
+    } else {
+      stream.queue.push(event);
+      stream.queuedBytes += event.bytes;
+      if (stream.isStandalone && !stream.sink) this.boundPending(stream);
+    }
+    this.updateCongestion(stream);
+    return event;
+  }
+
+  private write(stream: Stream, event: StoredEvent): void {
+    (stream.sink as EventSink).write(stream.resumable ? stream.eventId(event.seq) : undefined, event.text);
+    stream.cursor = event.seq;
+    this.outbound.written(event);
+  }
+
+  /** Writes what waits for the stream's connection while the connection has room. */
+  private drain(stream: Stream): void {
+    const sink = stream.sink;
+    if (!sink) return;
+    const bound = this.options.config.limits.maxStreamBufferBytes;
+    let taken = 0;
+    while (taken < stream.queue.length && sink.backlog < bound && stream.sink === sink) {
+      const event = stream.queue[taken++];
+      if (event.dropped) continue;
+      stream.queuedBytes -= event.bytes;
+      this.write(stream, event);
+    }
+    stream.queue = stream.queue.slice(taken);
+    this.updateCongestion(stream);
+    this.finishIfAnswered(stream);
+  }
+
+  /** A stream whose requests are all answered ends its connection once its queue is written. */
+  private finishIfAnswered(stream: Stream): void {
+    if (!stream.answered || stream.queue.length > 0) return;
+    if (stream.sink) stream.sink.end();
+    else if (!stream.resumable) this.retire(stream);
+  }
+
+  private sinkClosed(stream: Stream, sink: EventSink, finished: boolean): void {
+    if (stream.sink !== sink) return; // replaced by a newer connection, or already detached
+    stream.sink = undefined;
+    this.openSinks--;
+    if (this.state !== 'open') return;
+    if (finished && stream.answered && stream.queue.length === 0) {
+      this.retire(stream);
+    } else if (stream.state === 'gone') {
+      // Nobody can come back for it: what waits for it goes, and its remaining answers will be dropped.
+      for (const event of stream.queue) this.outbound.discard(event);
+      stream.queue = [];
+      stream.queuedBytes = 0;
+      this.retire(stream);
+    }
+    this.updateCongestion(stream);
+  }
+
+  /** Cuts a stream's connection: a newer one takes over, its client stalled, or it can no longer be delivered whole. */
+  private cut(stream: Stream, sink: EventSink): void {
+    this.sinkClosed(stream, sink, false);
+    sink.cut();
+  }
+
+  /** The stream is done with: it can be neither written nor resumed. */
+  private retire(stream: Stream): void {
+    this.streams.delete(stream.id);
+    this.outbound.releaseStream(stream);
+    stream.queue = [];
+    stream.queuedBytes = 0;
+  }
+
+  /** A resume: the stream's queue becomes its kept events after the client's cursor. */
+  private rewind(stream: Stream, after: number): void {
+    stream.queue = this.outbound.eventsAfter(stream, after);
+    stream.queuedBytes = stream.queue.reduce((sum, event) => sum + event.bytes, 0);
+    stream.cursor = after;
+  }
+
+  /**
+   * Rule: a resume whose stream lost events after the client's cursor gets, for each of its requests whose
+   * answer is not among what is left, an error answer (a call still in flight is cancelled at the child).
+   * Why: the client asked for everything since its cursor and cannot be given it; an explicit failure is
+   * better than a call that waits for an answer that will never come.
+   */
+  private answerTheLost(stream: Stream, after: number): void {
+    const kept = new Set(stream.queue.map((event) => event.answers));
+    let lost = 0;
+    for (const id of stream.requests) {
+      const at = stream.answeredAt.get(id);
+      if (at !== undefined && (at <= after || kept.has(id))) continue;
+      lost++;
+      const request = this.completed(id);
+      if (request) this.cancelAtChild(id, 'its stream lost messages');
+      stream.answeredAt.delete(id);
+      this.answer(stream, id, errorResponse(id, INTERNAL_ERROR, 'Request failed: messages of its stream were dropped while the client was away or reading too slowly'));
+    }
+    this.logger.warn({ stream: stream.id, lostThrough: stream.lostThrough, after, failedRequests: lost }, 'a resumed stream had lost messages');
+  }
+
+  private evicted(event: StoredEvent, cause: EvictionCause): void {
+    const stream = event.stream;
+    stream.lostThrough = Math.max(stream.lostThrough, event.seq);
+    this.options.metrics.limitHit(cause === 'budget' ? 'total-buffer' : 'session-buffer');
+    if (!event.written) {
+      stream.queuedBytes -= event.bytes;
+      // It can no longer be delivered whole: cut the connection, so that a resume tells the client what is missing.
+      if (stream.sink && !stream.isStandalone) this.cut(stream, stream.sink);
+    }
+    if (stream.answered && !stream.sink && !this.outbound.holds(stream)) this.retire(stream);
+    this.updateCongestion(stream);
+  }
+
+  /** Rule: past --max-pending messages or bytes waiting for a GET that is not open, the oldest go. Why: nobody may ever open one. */
+  private boundPending(stream: Stream): void {
+    const { pendingMessages, pendingBytes } = this.options.config.limits;
+    let dropped = 0;
+    while (stream.queue.length > pendingMessages || stream.queuedBytes > pendingBytes) {
+      const event = stream.queue.shift() as StoredEvent;
+      if (event.dropped) continue;
+      stream.queuedBytes -= event.bytes;
+      this.outbound.discard(event);
+      dropped++;
+    }
+    if (dropped === 0) return;
+    this.options.metrics.limitHit('pending');
+    this.logger.warn({ dropped, limit: pendingMessages, limitBytes: pendingBytes }, 'no GET stream open: dropped the oldest waiting messages');
+  }
+
+  private updateCongestion(stream: Stream): void {
+    const now = isCongested(stream, this.options.config.limits.maxStreamBufferBytes);
+    if (now === this.congested.has(stream)) return;
+    if (now) {
+      this.congested.add(stream);
+      stream.lastBacklog = stream.sink?.backlog ?? 0;
+      if (this.congested.size === 1) {
+        this.stalledSince = performance.now();
+        this.upstream.pause();
+        this.options.metrics.limitHit('stream-buffer');
+        this.logger.warn({ limit: this.options.config.limits.maxStreamBufferBytes }, 'a client is not keeping up with its stream; pausing the child');
       }
-      return;
+    } else {
+      this.congested.delete(stream);
+      if (this.congested.size === 0) {
+        this.stalledSince = undefined;
+        this.upstream.resume();
+      }
     }
-    this.deliver(message, route.kind === 'request' ? route.id : undefined);
   }
 
   /** Forgets a request that got its answer (or was cancelled); returns it, or undefined if it was not in flight. */
   private completed(id: RequestId): InflightRequest | undefined {
     const request = this.inflight.complete(id);
-    if (request) this.updateIdleTimer();
+    if (request && this.inflight.size === 0) this.quietSince = performance.now();
     return request;
   }
 
-  private recordAnswer(request: InflightRequest): void {
-    const now = Date.now();
+  private recordAnswer(request: InflightRequest, message: WireMessage): void {
+    const now = performance.now();
     this.options.metrics.requestDone(request.method, (now - request.startedAt) / 1000);
-    if (request.method === 'initialize') this.options.metrics.initialized((now - this.startedAt) / 1000);
+    if (request.method !== 'initialize') return;
+    this.options.metrics.initialized((now - this.startedAt) / 1000);
+    const result = (message.message as { result?: { protocolVersion?: unknown } }).result;
+    if (!result) {
+      // The child refused to initialize: once its answer is delivered, there is no session.
+      setImmediate(() => void this.end('not-initialized'));
+      return;
+    }
+    if (typeof result.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
+    this.logger.info({ protocolVersion: this.protocolVersion, command: this.options.config.child.command }, 'session started');
+  }
+
+  private failure(id: RequestId, reason: EndReason): WireMessage {
+    const status = this.exitStatus;
+    const exit = reason === 'child-exit' && status;
+    const detail = exit ? ` (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})` : '';
+    const data = exit ? { exitCode: status.code, signal: status.signal } : undefined;
+    return errorResponse(id, INTERNAL_ERROR, `Request failed: ${END_MESSAGES[reason]}${detail}`, data);
+  }
+
+  private failRequest(request: InflightRequest, reason: EndReason): void {
+    this.answer(request.stream, request.id, this.failure(request.id, reason));
   }
 
   /**
    * Rule: a request unanswered after --request-timeout is cancelled at the child and answered with an error.
    * Why: a hung server must not hold a client (or a session's in-flight slot) forever; 300 s is claude.ai's own limit.
    */
-  private timedOut({ id }: InflightRequest): void {
+  private timedOut(request: InflightRequest): void {
+    if (this.inflight.size === 0) this.quietSince = performance.now();
     const seconds = this.options.config.limits.requestTimeoutMs / 1000;
-    this.updateIdleTimer();
     this.options.metrics.rejected('timeout');
-    this.log.warn({ id, timeoutSeconds: seconds }, 'request timed out; cancelling it');
-    this.upstream.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: `timed out after ${seconds} s` } });
-    this.deliver({ jsonrpc: '2.0', id, error: { code: REQUEST_TIMEOUT, message: `Request timed out after ${seconds} s` } }, id);
+    this.logger.warn({ id: request.id, timeoutSeconds: seconds }, 'request timed out; cancelling it');
+    this.cancelAtChild(request.id, `timed out after ${seconds} s`);
+    this.answer(request.stream, request.id, errorResponse(request.id, REQUEST_TIMEOUT, `Request timed out after ${seconds} s`));
   }
 
-  private deliver(message: JSONRPCMessage, relatedRequestId: RequestId | undefined): void {
-    this.transport
-      .send(message, relatedRequestId === undefined ? undefined : { relatedRequestId })
-      .catch((error: Error) => this.log.debug({ err: error.message }, 'client gone; message not delivered'));
+  private cancelAtChild(requestId: RequestId, reason: string): void {
+    this.upstream.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } }));
   }
 
-  private flushPending(): void {
-    const { messages, dropped } = this.pending.take();
-    if (dropped > 0) this.log.warn({ dropped }, 'messages were dropped while no stream was open');
-    for (const message of messages) this.deliver(message, undefined);
-  }
-
-  private trackStream(response: Response, onClosed: () => void): Response {
-    this.openStreams++;
-    this.updateIdleTimer();
-    onStreamEnd(response, () => {
-      this.openStreams--;
-      onClosed();
-      this.updateIdleTimer();
-    });
-    return response;
-  }
-
-  private updateIdleTimer(): void {
+  private upstreamEnded(cause: UpstreamEnd, status: ExitStatus | undefined): void {
+    this.exitStatus = status;
     if (this.state !== 'open') return;
-    if (!this.isIdle()) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-    } else if (this.idleTimer === undefined) {
-      this.idleTimer = setTimeout(() => void this.end('idle'), this.options.config.idleTimeoutMs);
-      this.idleTimer.unref();
-    }
+    if (cause === 'exit') this.logger.warn({ exitCode: status?.code, signal: status?.signal }, 'child exited');
+    void this.end(END_OF_UPSTREAM[cause]);
   }
 }

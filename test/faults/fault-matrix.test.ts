@@ -59,7 +59,8 @@ describe('broken children', () => {
     const ended = await ignoring.waitForLog((l) => l.msg === 'session ended');
     expect(ended.signal).toBe('SIGKILL');
     await ignoring.waitForLog((l) => l.msg === 'child stderr' && l.stderr === 'ignoring SIGTERM');
-    expect(isAlive(ended.pid as number)).toBe(false);
+    expect(ended.childPid).toBeGreaterThan(0);
+    expect(isAlive(ended.childPid as number)).toBe(false);
     await expectHealthy(ignoring);
   });
 

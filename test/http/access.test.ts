@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { BRIDGE_BIN, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { type Bridge, BRIDGE_BIN, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, rawRequest, textOf } from '../helpers/client.js';
 
 const run = promisify(execFile);
@@ -82,19 +82,24 @@ describe('binding beyond loopback', () => {
 });
 
 describe('--trust-proxy', () => {
-  it('takes the client address from CF-Connecting-IP / X-Forwarded-For only from a trusted peer', async () => {
+  it('believes only the header --client-ip-header names, only from a trusted peer, X-Forwarded-For from the right', async () => {
+    const startedClients = async (bridge: Bridge, count: number) =>
+      waitFor(() => {
+        const clients = bridge.logs.filter((l) => l.msg === 'session started').map((l) => l.client);
+        return clients.length === count ? clients : undefined;
+      });
     const trusting = await startBridge(['--trust-proxy', '127.0.0.1/32']);
+    // X-Forwarded-For by default: a CF-Connecting-IP that a proxy passed through is the client's own invention.
     await rawRequest(trusting.url, { headers: { ...MCP_HEADERS, 'cf-connecting-ip': '203.0.113.7' }, body: init });
     await rawRequest(trusting.url, { headers: { ...MCP_HEADERS, 'x-forwarded-for': '198.51.100.1, 203.0.113.9' }, body: init });
-    // Log lines travel on another pipe than the HTTP answers: wait for them.
-    const started = await waitFor(() => {
-      const clients = trusting.logs.filter((l) => l.msg === 'session started').map((l) => l.client);
-      return clients.length === 2 ? clients : undefined;
-    });
-    expect(started).toEqual(['203.0.113.7', '203.0.113.9']);
+    expect(await startedClients(trusting, 2)).toEqual(['127.0.0.1', '203.0.113.9']);
+
+    const cloudflare = await startBridge(['--trust-proxy', '127.0.0.1/32', '--client-ip-header', 'CF-Connecting-IP']);
+    await rawRequest(cloudflare.url, { headers: { ...MCP_HEADERS, 'cf-connecting-ip': '203.0.113.7', 'x-forwarded-for': '198.51.100.1' }, body: init });
+    expect(await startedClients(cloudflare, 1)).toEqual(['203.0.113.7']);
 
     const plain = await startBridge([]);
-    await rawRequest(plain.url, { headers: { ...MCP_HEADERS, 'cf-connecting-ip': '203.0.113.7' }, body: init });
+    await rawRequest(plain.url, { headers: { ...MCP_HEADERS, 'x-forwarded-for': '203.0.113.7' }, body: init });
     expect((await plain.waitForLog((l) => l.msg === 'session started')).client).toBe('127.0.0.1');
   });
 });

@@ -71,7 +71,8 @@ describe('sessions', () => {
     expect(deleted.status).toBe(200);
     const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === id.slice(0, 8));
     expect(ended.reason).toBe('deleted');
-    const pid = ended.pid as number;
+    const pid = ended.childPid as number;
+    expect(pid).toBeGreaterThan(0);
     expect(taggedProcesses(bridge.tag)).not.toContain(pid);
     const after = await rawRequest(bridge.url, {
       headers: withSession(id),
@@ -102,10 +103,16 @@ describe('sessions', () => {
     expect(response.status).toBe(400);
   });
 
-  it('answers 406 for a POST that does not accept SSE, and leaves no child behind', async () => {
-    const response = await rawRequest(bridge.url, { headers: { 'content-type': 'application/json', accept: 'application/json' }, body: init });
-    expect(response.status).toBe(406);
-    await bridge.waitForLog((l) => l.msg === 'session ended' && l.reason === 'not-initialized');
+  it('answers 406 and 415 to an initialize before spawning anything', async () => {
+    const counted = await startBridge(['--metrics-listen', '127.0.0.1:0']);
+    const metricsUrl = /metrics on (\S+)/.exec(counted.stdout())?.[1] as string;
+    const notAccepting = await rawRequest(counted.url, { headers: { 'content-type': 'application/json', accept: 'application/json' }, body: init });
+    expect(notAccepting.status).toBe(406);
+    const notJson = await rawRequest(counted.url, { headers: { ...MCP_HEADERS, 'content-type': 'text/plain' }, body: init });
+    expect(notJson.status).toBe(415);
+    const metrics = await rawRequest(metricsUrl, { method: 'GET' });
+    expect(metrics.body).toMatch(/^mcp_bridge_children_spawned_total 0$/m);
+    expect(taggedProcesses(counted.tag)).toEqual([]);
   });
 
   it('answers 415 for a body that is not JSON', async () => {

@@ -62,7 +62,9 @@ describe('/readyz', () => {
     const bridge = await startBridge([], ['/nonexistent/server']);
     const readyz = await rawRequest(bridge.url.replace(/\/mcp$/, '/readyz'), { method: 'GET' });
     expect(readyz.status).toBe(503);
-    expect(readyz.json()).toMatchObject({ reason: 'cannot run /nonexistent/server' });
+    // The reason, but not the command: that is for the operator's log, not for anyone who asks.
+    expect(readyz.json()).toMatchObject({ reason: 'the MCP server command cannot be run' });
+    expect(readyz.body).not.toContain('/nonexistent/server');
     expect((await rawRequest(bridge.url.replace(/\/mcp$/, '/healthz'), { method: 'GET' })).status).toBe(200);
   });
 });

@@ -12,10 +12,13 @@ const results = mkdtempSync(join(tmpdir(), 'mcp-bridge-conformance-'));
 afterEach(stopAllBridges);
 afterAll(() => rmSync(results, { recursive: true, force: true }));
 
-/** The suite opens a session per scenario and never deletes one: lift the new-session rate limit for it. */
-const bridgeArgs = ['--sessions-per-minute', '0', '--log-level', 'info'];
+/**
+ * The suite opens a session per scenario and never deletes one: lift the new-session rate limit for it.
+ * SSE polling closes a stream quiet for a second; test_reconnection stays in flight for two (server-sse-polling).
+ */
+const bridgeArgs = ['--sessions-per-minute', '0', '--log-level', 'info', '--sse-poll', '1'];
 
-function checksOf(dir: string, scenario: string): Array<{ status: string; name?: string; details?: unknown }> {
+function checksOf(dir: string, scenario: string): Array<{ id?: string; status: string; name?: string; details?: unknown }> {
   const run = readdirSync(dir).find((name) => name.startsWith(`server-${scenario}-`));
   if (!run) throw new Error(`no results for ${scenario}`);
   return JSON.parse(readFileSync(join(dir, run, 'checks.json'), 'utf8'));
@@ -32,6 +35,18 @@ describe('@modelcontextprotocol/conformance 0.1.16', () => {
     expect(JSON.stringify(checksOf(out, 'tools-call-simple-text'))).toContain('This is a simple text response for testing.');
     expect(JSON.stringify(checksOf(out, 'tools-call-error'))).toContain('This tool intentionally returns an error for testing');
     expect(checksOf(out, 'dns-rebinding-protection').every((c) => c.status === 'SUCCESS')).toBe(true);
+  });
+
+  it('passes server-sse-polling: a primed stream closed mid-call and resumed with GET and Last-Event-ID', async () => {
+    const bridge = await startBridge(bridgeArgs, FIXTURE);
+    const out = join(results, 'polling');
+    const run = await runOnNode22([CONFORMANCE, 'server', '--url', bridge.url, '--scenario', 'server-sse-polling', '-o', out]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const checks = checksOf(out, 'server-sse-polling');
+    const status = (id: string) => checks.find((c) => c.id === id)?.status;
+    expect(status('server-sse-priming-event')).toBe('SUCCESS');
+    expect(status('server-sse-retry-field')).toBe('SUCCESS');
+    expect(status('server-sse-disconnect-resume')).toBe('SUCCESS');
   });
 
   it('matches the expected-failures baseline with the pending scenarios too', async () => {

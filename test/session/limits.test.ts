@@ -1,6 +1,6 @@
 /** Each limit answers with a clear JSON-RPC error and leaves the bridge serving. */
-import { afterEach, describe, expect, it } from 'vitest';
-import { startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { startBridge, stopAllBridges } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
 
 afterEach(stopAllBridges);
@@ -45,19 +45,25 @@ describe('caps', () => {
 
   it('caps requests in flight per session', async () => {
     const bridge = await startBridge(['--max-inflight', '2']);
-    const { client, transport } = await connect(bridge.url);
-    const slow = () => client.callTool({ name: 'slow', arguments: { steps: 1, stepMs: 1500 } });
-    const calls = [slow(), slow()];
-    await waitFor(() => bridge.logs.filter((l) => l.msg === 'request' && l.method === 'POST' && l.status === 200).length >= 3, {
-      what: 'two calls in flight',
-    });
-    const third = await rawRequest(bridge.url, {
-      headers: { ...MCP_HEADERS, 'mcp-session-id': transport.sessionId as string },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'third', method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } }),
-    });
+    const session = await rawInitialize(bridge.url);
+    const headers = { ...MCP_HEADERS, 'mcp-session-id': session };
+    const call = (id: string, name: string) =>
+      JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: name === 'echo' ? { text: id } : {} } });
+    const abort = new AbortController();
+    onTestFinished(() => abort.abort());
+    // Each head arrives once the bridge has taken the call: two calls are then in flight.
+    const hanging = await Promise.all(['a', 'b'].map((id) => fetch(bridge.url, { method: 'POST', headers, body: call(id, 'hang'), signal: abort.signal })));
+    expect(hanging.map((r) => r.status)).toEqual([200, 200]);
+    const third = await rawRequest(bridge.url, { headers, body: call('third', 'echo') });
     expect(third.status).toBe(429);
+    expect(third.headers['retry-after']).toBeDefined();
     expect(third.json()).toMatchObject({ id: 'third', error: { code: -32000 } });
-    expect((await Promise.all(calls)).map(textOf)).toEqual(['done after 1 steps', 'done after 1 steps']);
+    // A cancellation frees a place.
+    const cancel = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'a' } });
+    expect((await rawRequest(bridge.url, { headers, body: cancel })).status).toBe(202);
+    const fourth = await rawRequest(bridge.url, { headers, body: call('fourth', 'echo') });
+    expect(fourth.status).toBe(200);
+    expect(fourth.body).toContain('"text":"fourth"');
   });
 });
 

@@ -86,7 +86,7 @@ describe('shared child', () => {
     const [a, b] = await Promise.all([connect(bridge.url), connect(bridge.url)]);
     const before = await pidOf(a.client);
     await expect(a.client.callTool({ name: 'crash', arguments: { code: 5 } })).rejects.toThrow(/exit code 5/);
-    await bridge.waitForLog((l) => l.msg === 'shared child started' && l.pid !== before);
+    await bridge.waitForLog((l) => l.msg === 'shared child started' && l.childPid !== before);
     const after = await waitFor(async () => pidOf(b.client).catch(() => undefined), { what: 'the restarted child to answer' });
     expect(after).not.toBe(before);
     expect(await pidOf(a.client)).toBe(after);

@@ -12,13 +12,13 @@ describe('warm pool', () => {
       what: 'two pooled children',
     });
     // Each was warmed up with a ping before it was offered.
-    const ready = await bridge.waitForLog((l) => l.msg === 'pooled child ready' && pooled.includes(l.pid as number));
+    const ready = await bridge.waitForLog((l) => l.msg === 'pooled child ready' && pooled.includes(l.childPid as number));
     expect(ready.warmUp).toBe('answered');
     const { client } = await connect(bridge.url);
     const started = await bridge.waitForLog((l) => l.msg === 'session started');
-    expect(pooled).toContain(started.pid);
+    expect(pooled).toContain(started.childPid);
     const who = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
-    expect(who.pid).toBe(started.pid);
+    expect(who.pid).toBe(started.childPid);
     // The ping's answer was the pool's; nothing of it reached the session.
     expect(bridge.logs.some((l) => l.msg === 'dropped a response to no request in flight')).toBe(false);
     await waitFor(() => taggedProcesses(bridge.tag).length === 3 || undefined, { what: 'a replacement in the pool' });

@@ -1,0 +1,71 @@
+/**
+ * Whether a request may reach the MCP endpoint at all, decided before anything is read or spawned: Host,
+ * Origin, CORS preflight, the request rate, authentication, in that order. Every refusal is answered here,
+ * counted, and logged (throttled).
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ThrottledWarnings } from '../log.js';
+import type { Metrics, RejectionReason } from '../metrics.js';
+import type { TokenFile } from './auth.js';
+import type { ClientIdentity, ClientIdentityResolver } from './client-address.js';
+import { isPreflight, preflightHeaders } from './cors.js';
+import { isHostAllowed, isOriginAllowed, type GuardPolicy } from './guards.js';
+import type { ClientRateLimit } from './rate-limits.js';
+import { ErrorCode, replyEmpty, replyError, type ErrorReply } from './replies.js';
+
+export interface AdmissionDeps {
+  policy: GuardPolicy;
+  identify: ClientIdentityResolver;
+  tokens: TokenFile | undefined;
+  /** HTTP requests per client. */
+  requestRate: ClientRateLimit;
+  /** Failed authentications per client. */
+  authFailures: ClientRateLimit;
+  metrics: Metrics;
+  warnings: ThrottledWarnings;
+}
+
+export type Admission = (req: IncomingMessage, res: ServerResponse, cors: OutgoingHttpHeaders) => Promise<ClientIdentity | undefined>;
+
+const forbidden = (what: string): ErrorReply => ({ status: 403, code: ErrorCode.BadRequest, message: `Forbidden: ${what} not allowed`, omitId: true });
+const tooMany = (message: string, seconds: number): ErrorReply => ({
+  status: 429,
+  code: ErrorCode.BadRequest,
+  message: `Too Many Requests: ${message}`,
+  headers: { 'retry-after': String(seconds) },
+});
+
+export function createAdmission(deps: AdmissionDeps): Admission {
+  const refuse = (res: ServerResponse, cors: OutgoingHttpHeaders, client: ClientIdentity, reason: RejectionReason, reply: ErrorReply) => {
+    deps.metrics.rejected(reason);
+    deps.warnings.warn(`${reason}|${client.key}`, { client: client.address, status: reply.status, reason }, 'request refused');
+    replyError(res, reply, cors);
+    return undefined;
+  };
+
+  /** Rule: every request counts toward the rate before authentication, and failed ones toward a limit of their own. Why: token guessing must cost the guesser. */
+  return async (req, res, cors) => {
+    const client = deps.identify(req.socket.remoteAddress, req.headers);
+    if (!isHostAllowed(req.headers.host, deps.policy)) return refuse(res, cors, client, 'host', forbidden('Host'));
+    if (!isOriginAllowed(req.headers.origin, deps.policy)) return refuse(res, cors, client, 'origin', forbidden('Origin'));
+    if (isPreflight(req.method, req.headers)) {
+      replyEmpty(res, 204, preflightHeaders(req.headers));
+      return undefined;
+    }
+    const wait = await deps.requestRate.take(client.key);
+    if (wait !== undefined) return refuse(res, cors, client, 'rate', tooMany('slow down', wait));
+    const { tokens } = deps;
+    if (tokens === undefined) return client;
+    const blocked = await deps.authFailures.exhausted(client.key);
+    if (blocked !== undefined) return refuse(res, cors, client, 'auth', tooMany('too many failed authentications', blocked));
+    const authorization = req.headers.authorization;
+    if (tokens.accepts(authorization)) return client;
+    await deps.authFailures.take(client.key);
+    return refuse(res, cors, client, 'auth', {
+      status: 401,
+      code: ErrorCode.BadRequest,
+      message: 'Unauthorized: a valid bearer token is required',
+      headers: { 'www-authenticate': authorization === undefined ? 'Bearer realm="mcp-bridge"' : 'Bearer realm="mcp-bridge", error="invalid_token"' },
+    });
+  };
+}
