@@ -109,6 +109,7 @@ export class Session {
   /** Since when nothing has been in flight. */
   private quietSince = performance.now();
   private exitStatus: ExitStatus | undefined;
+  private warnedOfEviction = false;
   private logger: Logger;
 
   /**
@@ -196,7 +197,10 @@ export class Session {
     if (this.state !== 'open') return sink.end();
     this.lastUsedAt = performance.now();
     if (stream.sink) this.cut(stream, stream.sink);
-    if (resumeAfter !== undefined) this.rewind(stream, resumeAfter);
+    if (resumeAfter !== undefined) {
+      this.rewind(stream, resumeAfter);
+      this.logger.debug({ stream: stream.id, after: resumeAfter, replaying: stream.queue.length }, 'stream resumed');
+    }
     stream.sink = sink;
     this.openSinks++;
     this.idleSince = undefined;
@@ -439,6 +443,11 @@ export class Session {
     const stream = event.stream;
     stream.lostThrough = Math.max(stream.lostThrough, event.seq);
     this.options.metrics.limitHit(cause === 'budget' ? 'total-buffer' : 'session-buffer');
+    if (!this.warnedOfEviction) {
+      this.warnedOfEviction = true;
+      const limit = cause === 'budget' ? '--max-total-buffer' : '--max-session-buffer';
+      this.logger.warn({ limit }, `messages kept for this session's client passed ${limit}: dropping the least needed`);
+    }
     if (!event.written) {
       stream.queuedBytes -= event.bytes;
       // It can no longer be delivered whole: cut the connection, so that a resume tells the client what is missing.

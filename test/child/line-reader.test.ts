@@ -43,3 +43,27 @@ describe('LineReader', () => {
     expect(overflows).toEqual([8]);
   });
 });
+
+describe('LineReader cost', () => {
+  /** The least time, of three runs, to read `chunks` chunks of 64 KiB that end in one newline. */
+  function readTime(chunks: number): number {
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let best = Infinity;
+    for (let run = 0; run < 3; run++) {
+      const { r, lines } = reader(1024 * 1024 * 1024);
+      const started = performance.now();
+      for (let i = 0; i < chunks; i++) r.push(chunk);
+      r.push(Buffer.from('\n'));
+      best = Math.min(best, performance.now() - started);
+      expect(lines[0].length).toBe(chunks * chunk.length);
+    }
+    return best;
+  }
+
+  it('grows linearly with the line: 8 times the bytes cost well under 64 times the time', () => {
+    const small = readTime(64);
+    const large = readTime(512);
+    // Linear is about 8×; joining the partial line again on every chunk (the SDK's ReadBuffer) is about 64×.
+    expect(large / small, `${small.toFixed(1)} ms for 4 MiB, ${large.toFixed(1)} ms for 32 MiB`).toBeLessThan(24);
+  });
+});

@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ROOT, isAlive, startBridge, stopAllBridges, taggedProcesses, waitFor, type Bridge } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
+import { GC_PROBE_ENV, retainedAfterGc } from '../helpers/memory.js';
 
 afterEach(stopAllBridges);
 
@@ -25,17 +26,6 @@ async function expectHealthy(bridge: Bridge, liveSessions = 0): Promise<void> {
   await waitFor(() => taggedProcesses(bridge.tag).length <= liveSessions || undefined, {
     what: `at most ${liveSessions} child processes`,
   });
-}
-
-/** The bridge's heap right after a full GC (the bridge runs with test/fixtures/gc-probe.cjs preloaded). */
-async function heapAfterGc(bridge: Bridge): Promise<number> {
-  const seen = bridge.logs.filter((l) => l.msg === 'gc probe').length;
-  bridge.process.kill('SIGUSR2');
-  const probes = await waitFor(() => {
-    const all = bridge.logs.filter((l) => l.msg === 'gc probe');
-    return all.length > seen ? all : undefined;
-  }, { what: 'the gc probe' });
-  return probes[probes.length - 1].heapUsed as number;
 }
 
 function memoryKiB(pid: number): { rss: number; peak: number } {
@@ -102,7 +92,7 @@ describe('floods and abandonment', () => {
     const bridge = await startBridge(
       ['--idle-timeout', '1', '--sessions-per-minute', '0', '--requests-per-minute', '0', '--max-sessions-per-client', '32'],
       TINY,
-      { env: { NODE_OPTIONS: `--expose-gc --require ${ROOT}test/fixtures/gc-probe.cjs` } },
+      { env: GC_PROBE_ENV },
     );
     const ROUNDS = 5;
     const PER_ROUND = 250;
@@ -122,7 +112,7 @@ describe('floods and abandonment', () => {
         what: `every session of round ${round} to end`,
       });
       expect(taggedProcesses(bridge.tag)).toEqual([]);
-      heapAfterRound.push(await heapAfterGc(bridge));
+      heapAfterRound.push((await retainedAfterGc(bridge)).heapUsed);
     }
     const reasons = new Set(bridge.logs.filter((l) => l.msg === 'session ended').map((l) => l.reason));
     expect([...reasons].every((r) => r === 'idle' || r === 'evicted')).toBe(true);
