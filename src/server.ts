@@ -93,10 +93,11 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     const session = new Session(connect, {
       id: randomUUID(),
       config,
-      log: log.child({ client: client.address }),
+      log,
       budget,
       metrics,
-      clientAddress: client.key,
+      clientKey: client.key,
+      clientAddress: client.address,
       protocolVersion,
       hooks: {
         ending: (s) => {
@@ -185,6 +186,22 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   };
 }
 
+/** Listen errors that are the user's to fix, as exit code 2 like a bad option. */
+const USER_LISTEN_ERRORS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function listenError(error: NodeJS.ErrnoException, config: Config): ConfigError | undefined {
+  if (!error.code || !USER_LISTEN_ERRORS.has(error.code)) return undefined;
+  const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the address is already in use',
+    EADDRNOTAVAIL: 'no interface of this machine has that address',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+    ENOTFOUND: 'the host name does not resolve',
+    EAI_AGAIN: 'the host name does not resolve',
+  };
+  return new ConfigError(`cannot listen on ${where}: ${why[error.code]}`);
+}
+
 /** Runs until SIGINT/SIGTERM; a second signal forces the exit. SIGHUP re-reads the token file. */
 export async function runBridge(config: Config, log: Logger): Promise<void> {
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection (ignored)'));
@@ -192,13 +209,17 @@ export async function runBridge(config: Config, log: Logger): Promise<void> {
   try {
     bridge = await startBridge(config, log);
   } catch (error) {
-    log.error({ err: (error as Error).message }, 'cannot start');
-    process.stderr.write(`mcp-bridge: ${(error as Error).message}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    const userError = error instanceof ConfigError ? error : listenError(error as NodeJS.ErrnoException, config);
+    // One line on stderr, not a log record and a line: this is the message the user needs.
+    process.stderr.write(`mcp-bridge: ${(userError ?? (error as Error)).message}\n`);
+    process.exit(userError ? 2 : 1);
   }
   process.stdout.write(`mcp-bridge listening on ${bridge.url}\n`);
   if (bridge.metricsUrl) process.stdout.write(`mcp-bridge metrics on ${bridge.metricsUrl}\n`);
   log.info({ url: bridge.url, command: [config.child.command, ...config.child.args].join(' ') }, 'listening');
+  if (!commandIsRunnable(config.child.command, config.childEnv.PATH, config.childCwd)) {
+    log.warn({ command: config.child.command }, 'the MCP server command cannot be run (not found or not executable); every new session will fail until it can');
+  }
   const notify = createNotifier(config.notifySocket, log);
   const watchdog = config.watchdogMs === undefined ? undefined : startWatchdog(notify, config.watchdogMs);
 

@@ -10,12 +10,14 @@ export async function main(argv: string[]): Promise<void> {
     parsed = await parseArgs(argv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`mcp-bridge: ${error.message.split('\n')[0]}\nTry 'mcp-bridge --help'.\n`);
+    process.stderr.write(`mcp-bridge: ${error.message}\nTry 'mcp-bridge --help'.\n`);
     process.exit(2);
   }
   if (parsed.kind === 'exit') {
     process.stdout.write(`${parsed.output}\n`);
     return;
   }
-  await runBridge(parsed.config, createLogger(parsed.config.logLevel, parsed.config.logFormat));
+  const log = createLogger(parsed.config.logLevel, parsed.config.logFormat);
+  for (const warning of parsed.warnings) log.warn(warning);
+  await runBridge(parsed.config, log);
 }

@@ -21,8 +21,130 @@ const splitOn = (separator: RegExp) => (values: unknown) =>
 /** A scalar option given twice keeps its last value (yargs would make an array of them). */
 const last = <T>(value: T | T[]): T => (Array.isArray(value) ? value[value.length - 1] : value);
 const lastString = (value: string | string[]): string => last(value);
-const lastNumber = (value: number | number[]): number => last(value);
+/** Numbers are left untyped for yargs, so that a bad one reaches the checks below as the text the user typed. */
+const lastValue = (value: unknown): unknown => last(value as unknown[]);
 const lastBoolean = (value: boolean | boolean[]): boolean => last(value);
+
+const OPTIONS = {
+  host: { coerce: lastString, type: 'string', default: DEFAULTS.host, describe: 'Address to listen on', group: 'Listening:' },
+  port: { coerce: lastValue, requiresArg: true, default: DEFAULTS.port, describe: 'Port to listen on (0 picks a free port)', group: 'Listening:' },
+  path: { coerce: lastString, type: 'string', default: DEFAULTS.path, describe: 'Endpoint path (served with and without a trailing slash)', group: 'Listening:' },
+  'allowed-origin': {
+    type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
+    describe: 'Also allow this Origin (repeatable); https://claude.ai and https://claude.com are always allowed',
+  },
+  'allowed-host': {
+    type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
+    describe: 'Also allow this Host name, e.g. a tunnel hostname (repeatable)',
+  },
+  'auth-token-file': {
+    coerce: lastString, type: 'string', group: 'Security:',
+    describe: 'Require "Authorization: Bearer <token>" with a token from this file (one per line; re-read on SIGHUP)',
+  },
+  'allow-unauthenticated': {
+    coerce: lastBoolean, type: 'boolean', default: false, group: 'Security:',
+    describe: 'Allow a non-loopback --host without --auth-token-file',
+  },
+  'trust-proxy': {
+    type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
+    describe: 'Peers in this CIDR range (repeatable) may name the client in --client-ip-header',
+  },
+  'client-ip-header': {
+    coerce: lastString, type: 'string', default: DEFAULTS.clientIpHeader, group: 'Security:',
+    describe: 'The header a --trust-proxy peer names the client in: x-forwarded-for (read from the right), cf-connecting-ip, x-real-ip, …',
+  },
+  'ipv6-prefix': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.ipv6Prefix, group: 'Limits:',
+    describe: 'IPv6 clients share per-client limits per network of this prefix length',
+  },
+  'auth-failures-per-minute': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.authFailuresPerMinute, group: 'Security:',
+    describe: 'Failed authentications per client address per minute before it is refused outright (429; 0: no limit)',
+  },
+  'max-body-size': { coerce: lastValue, requiresArg: true, default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Limits:' },
+  'max-sessions-per-client': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.maxSessionsPerClient, group: 'Limits:',
+    describe: 'Most concurrent sessions of one client address',
+  },
+  'max-inflight': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.maxInflightPerSession, group: 'Limits:',
+    describe: 'Most requests in flight per session (429 above)',
+  },
+  'sessions-per-minute': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.sessionsPerMinute, group: 'Limits:',
+    describe: 'New sessions per client address per minute (429 above; 0: no limit)',
+  },
+  'requests-per-minute': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.requestsPerMinute, group: 'Limits:',
+    describe: 'HTTP requests per client address per minute (429 above; 0: no limit)',
+  },
+  'request-timeout': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.requestTimeoutSeconds, group: 'Limits:',
+    describe: 'Seconds a request may wait for the server; then it is cancelled and answered with an error',
+  },
+  'headers-timeout': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.headersTimeoutSeconds, group: 'Limits:',
+    describe: 'Seconds a client has to send its request headers',
+  },
+  'max-header-size': { coerce: lastValue, requiresArg: true, default: DEFAULTS.maxHeaderBytes, describe: 'Largest request header block in bytes', group: 'Limits:' },
+  'idle-timeout': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
+    describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
+  },
+  'max-sessions': { coerce: lastValue, requiresArg: true, default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
+  'stall-timeout': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.stallTimeoutSeconds, group: 'Limits:',
+    describe: 'Seconds a client may leave a full stream unread, or a child its stdin full, before the session is ended',
+  },
+  'max-session-buffer': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.maxBytesPerSession, group: 'Limits:',
+    describe: 'Bytes of messages one session keeps for its client (unsent, or kept for a resume)',
+  },
+  'max-total-buffer': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.maxBytesTotal, group: 'Limits:',
+    describe: 'Bytes of messages all sessions keep together; past it the largest session gives up its oldest',
+  },
+  'max-line-size': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.maxChildLineBytes, group: 'Limits:',
+    describe: 'Longest stdout line in bytes a child may write before its session is ended',
+  },
+  env: {
+    type: 'string', array: true, default: [], coerce: splitOn(/\n/), group: 'Child process:',
+    describe: "Set KEY=VALUE in the child's environment (repeatable)",
+  },
+  'pass-env': {
+    type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Child process:',
+    describe: "Pass NAME from the bridge's environment to the child (repeatable; PREFIX* and '*' allowed)",
+  },
+  cwd: { coerce: lastString, type: 'string', describe: "The child's working directory", group: 'Child process:' },
+  pool: {
+    coerce: lastValue, requiresArg: true, default: 0, group: 'Sessions:',
+    describe: 'Keep this many children started ahead of need, so a new session does not wait for a spawn (they count toward --max-sessions)',
+  },
+  shared: {
+    coerce: lastBoolean, type: 'boolean', default: false, group: 'Sessions:',
+    describe: 'One child for every session, for servers that keep no per-client state (see the README for what it cannot do)',
+  },
+  resume: {
+    coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
+    describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
+  },
+  'sse-poll': {
+    coerce: lastValue, requiresArg: true, group: 'Sessions:',
+    describe: 'Close a resumable SSE stream that has been quiet this many seconds; the client resumes it (for proxies that cut idle connections)',
+  },
+  'kill-grace': { coerce: lastValue, requiresArg: true, default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
+  'log-level': { coerce: lastString, type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
+  'log-format': {
+    coerce: lastString, type: 'string', choices: ['json', 'pretty'], group: 'Operation:',
+    describe: 'JSON lines, or human-readable lines (the default when stderr is a terminal)',
+  },
+  'metrics-listen': {
+    coerce: lastString, type: 'string', group: 'Operation:',
+    describe: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); off by default',
+  },
+  'shutdown-timeout': { coerce: lastValue, requiresArg: true, default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
+} as const;
 
 function buildParser(argv: string[]) {
   return yargs(argv)
@@ -30,131 +152,11 @@ function buildParser(argv: string[]) {
     .usage(
       '$0 [options] [-- <command> [args...]]\n\n' +
         'Serve a stdio MCP server as a Streamable HTTP endpoint, one child process per MCP session.\n' +
-        'With no command it serves mcp-nixos. Every option can also be set as MCP_BRIDGE_<NAME>\n' +
-        '(e.g. MCP_BRIDGE_PORT=9000, MCP_BRIDGE_ALLOWED_HOST=a.example,b.example).',
+        'The server\'s command and its arguments go after --; with none it serves mcp-nixos. Every option\n' +
+        'can also be set as MCP_BRIDGE_<NAME> (e.g. MCP_BRIDGE_PORT=9000, MCP_BRIDGE_ALLOWED_HOST=a.example,b.example).',
     )
-    .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true })
-    .env('MCP_BRIDGE')
-    .options({
-      host: { coerce: lastString, type: 'string', default: DEFAULTS.host, describe: 'Address to listen on', group: 'Listening:' },
-      port: { coerce: lastNumber, type: 'number', default: DEFAULTS.port, describe: 'Port to listen on (0 picks a free port)', group: 'Listening:' },
-      path: { coerce: lastString, type: 'string', default: DEFAULTS.path, describe: 'Endpoint path (served with and without a trailing slash)', group: 'Listening:' },
-      'allowed-origin': {
-        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
-        describe: 'Also allow this Origin (repeatable); https://claude.ai and https://claude.com are always allowed',
-      },
-      'allowed-host': {
-        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
-        describe: 'Also allow this Host name, e.g. a tunnel hostname (repeatable)',
-      },
-      'auth-token-file': {
-        coerce: lastString, type: 'string', group: 'Security:',
-        describe: 'Require "Authorization: Bearer <token>" with a token from this file (one per line; re-read on SIGHUP)',
-      },
-      'allow-unauthenticated': {
-        coerce: lastBoolean, type: 'boolean', default: false, group: 'Security:',
-        describe: 'Allow a non-loopback --host without --auth-token-file',
-      },
-      'trust-proxy': {
-        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
-        describe: 'Peers in this CIDR range (repeatable) may name the client in --client-ip-header',
-      },
-      'client-ip-header': {
-        coerce: lastString, type: 'string', default: DEFAULTS.clientIpHeader, group: 'Security:',
-        describe: 'The header a --trust-proxy peer names the client in: x-forwarded-for (read from the right), cf-connecting-ip, x-real-ip, …',
-      },
-      'ipv6-prefix': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.ipv6Prefix, group: 'Limits:',
-        describe: 'IPv6 clients share per-client limits per network of this prefix length',
-      },
-      'auth-failures-per-minute': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.authFailuresPerMinute, group: 'Security:',
-        describe: 'Failed authentications per client address per minute before it is refused outright (429; 0: no limit)',
-      },
-      'max-body-size': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxBodyBytes, describe: 'Largest request body in bytes (413 above)', group: 'Limits:' },
-      'max-sessions-per-client': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.maxSessionsPerClient, group: 'Limits:',
-        describe: 'Most concurrent sessions of one client address',
-      },
-      'max-inflight': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.maxInflightPerSession, group: 'Limits:',
-        describe: 'Most requests in flight per session (429 above)',
-      },
-      'sessions-per-minute': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.sessionsPerMinute, group: 'Limits:',
-        describe: 'New sessions per client address per minute (429 above; 0: no limit)',
-      },
-      'requests-per-minute': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.requestsPerMinute, group: 'Limits:',
-        describe: 'HTTP requests per client address per minute (429 above; 0: no limit)',
-      },
-      'request-timeout': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.requestTimeoutSeconds, group: 'Limits:',
-        describe: 'Seconds a request may wait for the server; then it is cancelled and answered with an error',
-      },
-      'headers-timeout': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.headersTimeoutSeconds, group: 'Limits:',
-        describe: 'Seconds a client has to send its request headers',
-      },
-      'max-header-size': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxHeaderBytes, describe: 'Largest request header block in bytes', group: 'Limits:' },
-      'idle-timeout': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
-        describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
-      },
-      'max-sessions': { coerce: lastNumber, type: 'number', default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
-      'stall-timeout': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.stallTimeoutSeconds, group: 'Limits:',
-        describe: 'Seconds a client may leave a full stream unread, or a child its stdin full, before the session is ended',
-      },
-      'max-session-buffer': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.maxBytesPerSession, group: 'Limits:',
-        describe: 'Bytes of messages one session keeps for its client (unsent, or kept for a resume)',
-      },
-      'max-total-buffer': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.maxBytesTotal, group: 'Limits:',
-        describe: 'Bytes of messages all sessions keep together; past it the largest session gives up its oldest',
-      },
-      'max-line-size': {
-        coerce: lastNumber, type: 'number', default: DEFAULTS.maxChildLineBytes, group: 'Limits:',
-        describe: 'Longest stdout line in bytes a child may write before its session is ended',
-      },
-      env: {
-        type: 'string', array: true, default: [], coerce: splitOn(/\n/), group: 'Child process:',
-        describe: "Set KEY=VALUE in the child's environment (repeatable)",
-      },
-      'pass-env': {
-        type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Child process:',
-        describe: "Pass NAME from the bridge's environment to the child (repeatable; PREFIX* and '*' allowed)",
-      },
-      cwd: { coerce: lastString, type: 'string', describe: "The child's working directory", group: 'Child process:' },
-      pool: {
-        coerce: lastNumber, type: 'number', default: 0, group: 'Sessions:',
-        describe: 'Keep this many children started ahead of need, so a new session does not wait for a spawn (they count toward --max-sessions)',
-      },
-      shared: {
-        coerce: lastBoolean, type: 'boolean', default: false, group: 'Sessions:',
-        describe: 'One child for every session, for servers that keep no per-client state (see the README for what it cannot do)',
-      },
-      resume: {
-        coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
-        describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',
-      },
-      'sse-poll': {
-        coerce: lastNumber, type: 'number', group: 'Sessions:',
-        describe: 'Close a resumable SSE stream that has been quiet this many seconds; the client resumes it (for proxies that cut idle connections)',
-      },
-      'kill-grace': { coerce: lastNumber, type: 'number', default: DEFAULTS.killGraceSeconds, describe: 'Seconds from SIGTERM to SIGKILL when a child is ended', group: 'Child process:' },
-      'log-level': { coerce: lastString, type: 'string', choices: LOG_LEVELS, default: DEFAULTS.logLevel, describe: 'Log verbosity (logs go to stderr)', group: 'Operation:' },
-      'log-format': {
-        coerce: lastString, type: 'string', choices: ['json', 'pretty'], group: 'Operation:',
-        describe: 'JSON lines, or human-readable lines (the default when stderr is a terminal)',
-      },
-      'metrics-listen': {
-        coerce: lastString, type: 'string', group: 'Operation:',
-        describe: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); off by default',
-      },
-      'shutdown-timeout': { coerce: lastNumber, type: 'number', default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
-    })
+    .parserConfiguration({ 'unknown-options-as-args': false })
+    .options(OPTIONS)
     .example('$0', 'serve mcp-nixos on http://127.0.0.1:8080/mcp')
     .example('$0 -- npx -y @modelcontextprotocol/server-everything', 'serve another stdio server')
     .example('$0 --port 0 -- python3 server.py', 'pick a free port; the URL is printed on start')
@@ -163,7 +165,7 @@ function buildParser(argv: string[]) {
     .epilogue(
       "The child's environment holds only PATH, HOME, USER, LANG, TERM, TMPDIR and a few more, plus what --env and --pass-env add.",
     )
-    .strict()
+    .strictOptions()
     .help()
     .alias('h', 'help')
     .version()
@@ -171,26 +173,37 @@ function buildParser(argv: string[]) {
     .exitProcess(false)
     .showHelpOnFail(false)
     .fail((message, error) => {
-      throw new ConfigError(message || error?.message || 'invalid arguments');
+      // yargs spreads some messages over lines ("Invalid values:\n  Argument: …"); the CLI prints one.
+      throw new ConfigError((message || error?.message || 'invalid arguments').split('\n').map((line) => line.trim()).filter(Boolean).join(' '));
     });
 }
 
-function seconds(name: string, value: number, { allowZero = false } = {}): number {
-  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new ConfigError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${value}`);
+/** A number option's value: yargs leaves text that is not a number as it came, so the message can quote it. */
+function numberOf(name: string, value: unknown): number {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(number)) throw new ConfigError(`--${name} must be a number, got "${String(value)}"`);
+  return number;
+}
+
+function seconds(name: string, value: unknown, { allowZero = false } = {}): number {
+  const number = numberOf(name, value);
+  if (number < 0 || (!allowZero && number === 0)) {
+    throw new ConfigError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds, got ${number}`);
   }
-  return Math.round(value * 1000);
+  return Math.round(number * 1000);
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`--${name} must be a positive integer, got ${value}`);
-  return value;
+function integerIn(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const number = numberOf(name, value);
+  if (!Number.isInteger(number) || number < min || number > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? (min === 0 ? 'a non-negative integer' : 'a positive integer') : `an integer from ${min} to ${max}`;
+    throw new ConfigError(`--${name} must be ${range}, got ${number}`);
+  }
+  return number;
 }
 
-function integerIn(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
-  return value;
-}
+const positiveInteger = (name: string, value: unknown) => integerIn(name, value, 1);
+const nonNegativeInteger = (name: string, value: unknown) => integerIn(name, value, 0);
 
 /** An HTTP header name, lowercase (as Node gives request headers). */
 function headerName(name: string, value: string): string {
@@ -198,9 +211,9 @@ function headerName(name: string, value: string): string {
   return value.toLowerCase();
 }
 
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`--${name} must be a non-negative integer, got ${value}`);
-  return value;
+/** The listen address as Node wants it: an IPv6 address without the brackets of its URL form. */
+function listenHost(host: string): string {
+  return /^\[[0-9a-fA-F:.]+\]$/.test(host) ? host.slice(1, -1) : host;
 }
 
 /** `HOST:PORT` (IPv6 in brackets) for the metrics listener. */
@@ -266,22 +279,71 @@ function chooseCommand(
   return { child: resolveDefaultServer(env.PATH), defaults: MCP_NIXOS_ENVIRONMENT };
 }
 
-export type ParseResult = { kind: 'run'; config: Config } | { kind: 'exit'; output: string };
+export type ParseResult = { kind: 'run'; config: Config; warnings: string[] } | { kind: 'exit'; output: string };
+
+/** MCP_BRIDGE_<NAME> for an option `name`. */
+const envNameOf = (option: string) => `MCP_BRIDGE_${option.toUpperCase().replaceAll('-', '_')}`;
+
+/**
+ * The options the environment sets, as arguments to put before the command line's (whose values win), and
+ * the MCP_BRIDGE_* variables that name no option. Why not yargs's own .env(): it reads the whole process
+ * environment, so a stray variable stopped the bridge with an "unknown argument" nobody typed.
+ */
+function environmentArguments(env: NodeJS.ProcessEnv, given: Set<string>): { args: string[]; unknown: string[] } {
+  const known = new Map(Object.keys(OPTIONS).map((option) => [envNameOf(option), option]));
+  const args: string[] = [];
+  const unknown: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('MCP_BRIDGE_') || value === undefined) continue;
+    const option = known.get(name);
+    if (option === undefined) unknown.push(name);
+    else if (!given.has(option)) args.push(`--${option}=${isBoolean(option) ? booleanOf(name, value) : value}`);
+  }
+  return { args, unknown };
+}
+
+const isBoolean = (option: string) => (OPTIONS as Record<string, { type?: string }>)[option].type === 'boolean';
+
+/** A boolean variable's value as yargs reads it: true/false, 1/0, yes/no, on/off. */
+function booleanOf(variable: string, value: string): 'true' | 'false' {
+  const word = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(word)) return 'true';
+  if (['0', 'false', 'no', 'off', ''].includes(word)) return 'false';
+  throw new ConfigError(`${variable} must be true or false, got "${value}"`);
+}
+
+/** The options the command line names itself. */
+function optionsGiven(argv: string[]): Set<string> {
+  const given = new Set<string>();
+  for (const word of argv) {
+    const match = /^--(?:no-)?([a-z0-9-]+)(?:=|$)/.exec(word);
+    if (match) given.add(match[1]);
+  }
+  return given;
+}
 
 /** Parses arguments; throws ConfigError for anything the user must fix. */
 export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ParseResult> {
+  // The server's command is everything after the first --; yargs sees only what comes before.
+  const dashDash = argv.indexOf('--');
+  const options = dashDash === -1 ? argv : argv.slice(0, dashDash);
+  const commandWords = dashDash === -1 ? [] : argv.slice(dashDash + 1);
+  const fromEnvironment = environmentArguments(env, optionsGiven(options));
+  const words = [...fromEnvironment.args, ...options];
   let output = '';
-  const parser = buildParser(argv);
-  const parsed = await parser.parse(argv, {}, (_error, _argv, text) => {
+  const parser = buildParser(words);
+  const parsed = await parser.parse(words, {}, (_error, _argv, text) => {
     output = text;
   });
   if (parsed.help || parsed.version) return { kind: 'exit', output };
-
-  const port = parsed.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`--port must be an integer from 0 to 65535, got ${String(port)}`);
+  const [first] = parsed._.map(String);
+  // yargs takes a bare `help` as its own command and drops it from the positionals.
+  if (first === 'help' || (first === undefined && options.includes('help'))) return { kind: 'exit', output: await parser.getHelp() };
+  if (first !== undefined) {
+    throw new ConfigError(`unknown command "${first}": the MCP server's command goes after --, as in mcp-bridge [options] -- ${first}`);
   }
-  const commandWords = [...parsed._.map(String), ...((parsed['--'] as unknown[] | undefined) ?? []).map(String)];
+
+  const port = integerIn('port', parsed.port, 0, 65535);
   const set = Object.fromEntries(
     parsed.env.map((text) => {
       try {
@@ -292,9 +354,11 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
     }),
   );
   const { child, defaults } = chooseCommand(commandWords, env);
-  if (parsed.shared && parsed.pool > 0) throw new ConfigError('--pool has no use with --shared, which keeps one child for all sessions');
+  const pool = nonNegativeInteger('pool', parsed.pool);
+  if (parsed.shared && pool > 0) throw new ConfigError('--pool has no use with --shared, which keeps one child for all sessions');
   const authTokenFile = parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile);
-  if (!isLoopbackHost(parsed.host) && authTokenFile === undefined && !parsed.allowUnauthenticated) {
+  const host = listenHost(parsed.host);
+  if (!isLoopbackHost(host) && authTokenFile === undefined && !parsed.allowUnauthenticated) {
     throw new ConfigError(
       `--host ${parsed.host} is not a loopback address: set --auth-token-file, or --allow-unauthenticated to serve it without authentication on purpose`,
     );
@@ -304,8 +368,9 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
 
   return {
     kind: 'run',
+    warnings: fromEnvironment.unknown.map((name) => `ignoring ${name}: no option of that name (see mcp-bridge --help)`),
     config: {
-      host: parsed.host,
+      host,
       port,
       path: normalisePath(parsed.path),
       allowedOrigins: parsed.allowedOrigin.map(normaliseOrigin),
@@ -338,7 +403,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
         maxHeaderBytes: positiveInteger('max-header-size', parsed.maxHeaderSize),
       },
       idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
-      pool: nonNegativeInteger('pool', parsed.pool),
+      pool,
       shared: parsed.shared,
       keepAliveMs: DEFAULTS.keepAliveMs,
       killGraceMs: seconds('kill-grace', parsed.killGrace, { allowZero: true }),

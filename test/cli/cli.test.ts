@@ -34,9 +34,11 @@ describe('bad options exit 2 with a one-line reason', () => {
   it.each([
     [['--bogus', '--', 'true'], /Unknown argument: bogus/],
     [['--port', '70000', '--', 'true'], /--port must be an integer from 0 to 65535/],
-    [['--port', 'http', '--', 'true'], /--port must be an integer/],
+    [['--port', 'http', '--', 'true'], /--port must be a number, got "http"/],
     [['--env', 'NOEQUALS', '--', 'true'], /--env expects KEY=VALUE/],
-    [['--log-level', 'loud', '--', 'true'], /Invalid values/],
+    [['--log-level', 'loud', '--', 'true'], /Argument: log-level, Given: "loud", Choices: "error", "warn", "info", "debug"/],
+    [['--stall-timeout', 'soon', '--', 'true'], /--stall-timeout must be a number, got "soon"/],
+    [['server.py'], /unknown command "server.py": the MCP server's command goes after --/],
     [['--path', 'mcp', '--', 'true'], /--path must start with/],
     [['--allowed-origin', 'not a url', '--', 'true'], /--allowed-origin must be an origin/],
     [['--idle-timeout', '0', '--', 'true'], /--idle-timeout must be a positive number/],
@@ -45,6 +47,22 @@ describe('bad options exit 2 with a one-line reason', () => {
     const result = await cli(args);
     expect(result.code).toBe(2);
     expect(result.stderr.split('\n')[0]).toMatch(reason);
+  });
+
+  it('prints the reason once, not as a log record too', async () => {
+    const result = await cli(['--port', 'http', '--', 'true']);
+    expect(result.stderr.trim().split('\n')).toHaveLength(2);
+    expect(result.stderr).not.toContain('"level"');
+  });
+
+  it('exits 2 with one line when the port is taken, and serves an IPv6 host written in brackets', async () => {
+    const first = await startBridge(['--host', '[::1]']);
+    expect(first.url).toMatch(/^http:\/\/\[::1\]:\d+\/mcp$/);
+    const port = new URL(first.url).port;
+    const taken = await cli(['--host', '[::1]', '--port', port, '--', 'true']);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toMatch(new RegExp(`^mcp-bridge: cannot listen on \\[::1\\]:${port}: the address is already in use`));
+    expect(taken.stderr).not.toContain('"level"');
   });
 
   it('names the ways to get a server when none is given and mcp-nixos is absent', async () => {
@@ -75,6 +93,12 @@ describe('help and version', () => {
     expect(result.stdout).toContain('--allowed-host');
   });
 
+  it('prints help for a bare `help` too, instead of running it as the server', async () => {
+    const result = await cli(['help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/command and its arguments go after --/);
+  });
+
   it('prints the version', async () => {
     const result = await cli(['--version']);
     expect(result.code).toBe(0);
@@ -85,10 +109,15 @@ describe('help and version', () => {
 describe('running', () => {
   it('takes options from MCP_BRIDGE_* variables and prints the real URL for --port 0', async () => {
     const bridge = await startBridge([], FIXTURE, {
-      env: { MCP_BRIDGE_PATH: '/custom/mcp', MCP_BRIDGE_PASS_ENV: 'FROM_ENV,OTHER', FROM_ENV: '1' },
+      env: { MCP_BRIDGE_PATH: '/custom/mcp', MCP_BRIDGE_PASS_ENV: 'FROM_ENV,OTHER', FROM_ENV: '1', MCP_BRIDGE_RESUME: 'no', MCP_BRIDGE_FOO: '1' },
     });
     expect(bridge.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/custom\/mcp$/);
     expect(bridge.url).not.toMatch(/:0\//);
+    // A variable that names no option is ignored with a warning that names it.
+    const warning = await bridge.waitForLog((l) => l.level === 'warn' && /MCP_BRIDGE_FOO/.test(l.msg));
+    expect(warning.msg).toMatch(/no option of that name/);
+    const primed = await rawRequest(bridge.url, { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
+    expect(primed.body).not.toMatch(/^id:/m);
     const { client } = await connect(bridge.url);
     expect(textOf(await client.callTool({ name: 'env', arguments: { name: 'FROM_ENV' } }))).toBe('1');
   });
@@ -100,6 +129,14 @@ describe('running', () => {
     const bridge = await startBridge([], [], { env: { PATH: `${dir}:/usr/bin:/bin` } });
     const { client } = await connect(bridge.url);
     expect(textOf(await client.callTool({ name: 'env', arguments: { name: 'MCP_NIXOS_TRANSPORT' } }))).toBe('stdio');
+  });
+});
+
+describe('a command that cannot run', () => {
+  it('is warned about at start, naming it in the log', async () => {
+    const bridge = await startBridge([], ['/nonexistent/mcp-server']);
+    const warning = await bridge.waitForLog((l) => l.level === 'warn' && /cannot be run/.test(l.msg));
+    expect(warning.command).toBe('/nonexistent/mcp-server');
   });
 });
 
