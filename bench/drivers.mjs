@@ -171,13 +171,14 @@ async function startPrintingUrl(name, backend, args, ctx) {
   return httpInstance(name, child, url, ctx);
 }
 
-function bridgeDriver(name, modeArgs) {
+/** The bridge built in `root` (this repository by default; bench/wrk.mjs passes an older build as the baseline). */
+export function bridgeDriver(name, modeArgs, root = repo) {
   return {
     name,
     kind: 'ours',
     async start(backend, ctx) {
-      const main = join(repo, 'bin', 'mcp-bridge.js');
-      checkBuilt();
+      const main = join(root, 'bin', 'mcp-bridge.js');
+      if (root === repo) checkBuilt();
       const nodeArgs = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
       const args = [...modeArgs, ...(ctx.bridgeArgs ?? [])];
       const inst = await startPrintingUrl(name, backend, [
@@ -199,8 +200,8 @@ export const drivers = {
   'bridge-pool': bridgeDriver('bridge-pool', ['--pool', '8']),
   'bridge-shared': bridgeDriver('bridge-shared', ['--shared']),
 
-  // A reference, not a gateway: node:http in front of one child, JSON answers, nothing else (see
-  // floor-server.mjs). What Node's HTTP stack alone adds to a call on this machine.
+  // A reference, not a gateway: node:http in front of one child, one-event SSE answers, nothing else
+  // (see floor-server.mjs). What Node's HTTP stack alone adds to a call on this machine.
   floor: {
     name: 'floor',
     kind: 'reference',
@@ -272,9 +273,9 @@ export const drivers = {
  * exceed the default --max-sessions. The peers have no such limits, so they are lifted here. Only flags
  * that this build's --help lists are passed: the CLI is under active development.
  */
-let limitFlags;
+const limitFlags = new Map();
 function bridgeLimitFlags(main) {
-  if (limitFlags) return limitFlags;
+  if (limitFlags.has(main)) return limitFlags.get(main);
   const help = execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' });
   const wanted = [
     ['--max-sessions', '1000'],
@@ -282,8 +283,8 @@ function bridgeLimitFlags(main) {
     ['--sessions-per-minute', '0'],
     ['--requests-per-minute', '0'],
   ];
-  limitFlags = wanted.filter(([flag]) => new RegExp(`${flag}\\b(?!-)`).test(help)).flat();
-  return limitFlags;
+  limitFlags.set(main, wanted.filter(([flag]) => new RegExp(`${flag}\\b(?!-)`).test(help)).flat());
+  return limitFlags.get(main);
 }
 
 function shellQuote(word) {

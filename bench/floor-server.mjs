@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Not an MCP gateway: the least a Node HTTP front of a stdio server can do, as a reference for what
 // node:http and a pipe cost on this machine. One child for every session, request ids renumbered so
-// that sessions cannot collide, every answer a JSON body (no SSE, no event ids, no session checks, no
-// validation, no limits). Server notifications and requests are dropped. Prints its URL like the bridge.
+// that sessions cannot collide, every answer an SSE stream of one event written in one go (no event ids,
+// no priming, no session checks, no validation, no limits). Server notifications and requests are
+// dropped. Prints its URL like the bridge.
 //   node floor-server.mjs COMMAND [ARGS...]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,8 +20,8 @@ onAnswer(child.stdout, (message) => {
   if (!request) return;
   waiting.delete(message.id);
   message.id = request.id;
-  request.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': request.session });
-  request.res.end(JSON.stringify(message));
+  request.res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': request.session });
+  request.res.end(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
 });
 
 const server = http.createServer((req, res) => {

@@ -62,6 +62,7 @@ export async function connectRawHttp(url, timeoutMs) {
   if (ack.status !== 202 && ack.status !== 200) throw new Error(`notifications/initialized: HTTP ${ack.status}`);
   let id = 0;
   return {
+    id: headers['mcp-session-id'],
     pid: null,
     client: {
       async callTool(params, _schema, { timeout = timeoutMs } = {}) {

@@ -6,10 +6,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { requestBodyTooLargeMessage, MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger, ThrottledWarnings } from '../log.js';
 import type { Metrics, RejectionReason } from '../metrics.js';
-import { idOf, methodOf, oneLine, wireMessage, type WireMessage } from '../protocol/jsonrpc.js';
+import { idOf, initializeVersionOf, methodOf, oneLine, wireMessage, type WireMessage } from '../protocol/jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS, isSupportedVersion } from '../protocol/versions.js';
 import { CapacityError, type Reservation, type SessionRegistry } from '../session/registry.js';
 import type { PostRefusal, Session } from '../session/session.js';
@@ -129,7 +128,8 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
 
   async function initialize(message: WireMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): Promise<void> {
     const id = idOf(message.message) ?? null;
-    if (!isInitializeRequest(message.message)) {
+    const protocolVersion = initializeVersionOf(message.message);
+    if (protocolVersion === undefined) {
       return replyError(
         res,
         { ...badRequest('Invalid initialize request: protocolVersion, capabilities and clientInfo are required', ErrorCode.InvalidParams), id },
@@ -162,7 +162,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     }
     let session: Session;
     try {
-      session = await deps.startSession(reservation, client, message.message.params.protocolVersion);
+      session = await deps.startSession(reservation, client, protocolVersion);
     } catch (error) {
       reservation.release();
       log.error({ err: (error as Error).message }, 'MCP server command could not be started');

@@ -104,3 +104,15 @@ export function errorResponse(id: RequestId, code: number, message: string, data
   if (data !== undefined) error.data = data;
   return ownMessage({ jsonrpc: '2.0', id, error });
 }
+
+/**
+ * The protocol version an `initialize` asks for, if its params have the shape the spec requires
+ * (protocolVersion, capabilities, clientInfo with name and version); undefined otherwise. By hand, like
+ * the envelope check: the SDK's schema costs about 0.2 ms a new session, and the child checks the rest.
+ */
+export function initializeVersionOf(message: JSONRPCMessage): string | undefined {
+  const params = (message as { params?: Record<string, unknown> }).params;
+  if (!isObject(params) || typeof params.protocolVersion !== 'string' || !isObject(params.capabilities)) return undefined;
+  const info = params.clientInfo;
+  return isObject(info) && typeof info.name === 'string' && typeof info.version === 'string' ? params.protocolVersion : undefined;
+}

@@ -39,9 +39,9 @@ export function pickEvictionVictim(sessions: Iterable<Session>, now: number): Se
   }
   if (idle || quiet.length === 0) return idle;
   const held = new Map<string, number>();
-  for (const session of quiet) held.set(session.clientAddress, (held.get(session.clientAddress) ?? 0) + 1);
+  for (const session of quiet) held.set(session.clientKey, (held.get(session.clientKey) ?? 0) + 1);
   const heavier = (a: Session, b: Session) =>
-    (held.get(b.clientAddress) ?? 0) - (held.get(a.clientAddress) ?? 0) || a.lastUsedAt - b.lastUsedAt;
+    (held.get(b.clientKey) ?? 0) - (held.get(a.clientKey) ?? 0) || a.lastUsedAt - b.lastUsedAt;
   return quiet.sort(heavier)[0];
 }
 
@@ -101,7 +101,7 @@ export class SessionRegistry {
     for (;;) {
       const full = this.fullScope(client);
       if (!full) break;
-      const candidates = full.scope === 'client' ? [...this.sessions].filter((s) => s.clientAddress === client) : [...this.sessions];
+      const candidates = full.scope === 'client' ? [...this.sessions].filter((s) => s.clientKey === client) : [...this.sessions];
       pickEvictionVictim(candidates, performance.now())?.end('evicted');
       const ending = candidates.filter((session) => !session.isOpen);
       const left = deadline - performance.now();
@@ -135,7 +135,7 @@ export class SessionRegistry {
   private fullScope(client: string): { scope: 'client' | 'bridge'; message: string } | undefined {
     const { maxSessions, maxSessionsPerClient } = this.limits;
     let own = this.starting.get(client) ?? 0;
-    for (const session of this.sessions) if (session.clientAddress === client) own++;
+    for (const session of this.sessions) if (session.clientKey === client) own++;
     if (own >= maxSessionsPerClient) {
       return { scope: 'client', message: `this client already has ${maxSessionsPerClient} busy session${maxSessionsPerClient === 1 ? '' : 's'}` };
     }

@@ -44,7 +44,8 @@ export interface SessionOptions {
   /** Shared by every session's outbound log. */
   budget: OutboundBudget;
   metrics: Metrics;
-  /** The client that opened the session, for per-client limits. */
+  /** The client that opened the session: what per-client limits count it by, and its address for logs. */
+  clientKey: string;
   clientAddress: string;
   /** The protocol version the client's initialize asks for (the child's answer may settle another). */
   protocolVersion: string;
@@ -123,7 +124,6 @@ export class Session {
     const { config } = options;
     this.id = options.id;
     this.protocolVersion = options.protocolVersion;
-    this.logger = options.log.child({ session: this.id.slice(0, 8) });
     options.metrics.sessionStarted();
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     const { limits } = config;
@@ -134,11 +134,12 @@ export class Session {
       message: (message) => this.fromChild(message),
       ended: (cause, status) => this.upstreamEnded(cause, status),
     });
-    if (this.upstream.pid !== undefined) this.logger = this.logger.child({ childPid: this.upstream.pid });
+    // One child logger with every binding: pino serialises bindings on each child() call.
+    this.logger = options.log.child({ client: options.clientAddress, session: this.id.slice(0, 8), childPid: this.upstream.pid });
   }
 
-  get clientAddress(): string {
-    return this.options.clientAddress;
+  get clientKey(): string {
+    return this.options.clientKey;
   }
 
   get pid(): number | undefined {
