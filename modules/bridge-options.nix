@@ -117,8 +117,20 @@ in
     default = [ ];
     example = [ "127.0.0.1/32" ];
     description = ''
-      Address ranges of proxies (cloudflared, tailscale serve) whose `CF-Connecting-IP` and
-      `X-Forwarded-For` headers name the client, for the bridge's per-client limits.
+      Address ranges of proxies (cloudflared, tailscale serve) that may name the client in
+      {option}`clientIpHeader`, for the bridge's per-client limits.
+    '';
+  };
+
+  clientIpHeader = mkOption {
+    type = types.strMatching "[A-Za-z0-9-]+";
+    default = "x-forwarded-for";
+    example = "cf-connecting-ip";
+    description = ''
+      The header a {option}`trustProxy` peer names the client in. `X-Forwarded-For` is read from
+      the right, past trusted hops: Cloudflare and `tailscale serve` both append the address they
+      saw, so it cannot be chosen by the client. Use `cf-connecting-ip` only when every request
+      comes through Cloudflare: other proxies pass a client's own value through.
     '';
   };
 

@@ -41,6 +41,10 @@ let
   ++ repeat "--allowed-host" cfg.allowedHosts
   ++ repeat "--allowed-origin" cfg.allowedOrigins
   ++ repeat "--trust-proxy" cfg.trustProxy
+  ++ [
+    "--client-ip-header"
+    cfg.clientIpHeader
+  ]
   ++ lib.optional cfg.allowUnauthenticated "--allow-unauthenticated"
   ++ lib.optionals (cfg.pool > 0) [
     "--pool"
@@ -141,7 +145,10 @@ in
         ProtectKernelTunables = true;
         ProtectKernelModules = true;
         ProtectKernelLogs = true;
-        ProtectControlGroups = true;
+        # Each server process runs in a cgroup of its own below the service's, so that a daemon it starts
+        # (setsid) ends with its session: the service's subtree is delegated to its dynamic user. That is
+        # why ProtectControlGroups is not set: it would make that subtree read-only too.
+        Delegate = true;
         ProtectClock = true;
         ProtectHostname = true;
         RestrictAddressFamilies = [

@@ -379,6 +379,7 @@ let
         shared
         idleTimeout
         allowUnauthenticated
+        clientIpHeader
         extraArgs
         ;
       # Every connection comes through the host (cloudflared, the loopback proxy): its forwarding headers name the client.

@@ -78,6 +78,8 @@ export interface Limits {
   maxInputBufferBytes: number;
   /** How long a client may leave a full stream unread, or a child its stdin full, before the session ends. */
   stallTimeoutMs: number;
+  /** At a session cap, a session with nothing in flight this long may be evicted even with a stream open. */
+  evictQuietAfterMs: number;
   /** Events one session keeps for its client (unsent, or sent and kept for a resume), and their bytes. */
   maxEventsPerSession: number;
   maxBytesPerSession: number;
@@ -118,6 +120,7 @@ export const DEFAULTS = {
   maxStreamBufferBytes: 4 * 1024 * 1024,
   maxInputBufferBytes: 4 * 1024 * 1024,
   stallTimeoutSeconds: 30,
+  evictQuietAfterSeconds: 60,
   maxEventsPerSession: 1000,
   maxBytesPerSession: 8 * 1024 * 1024,
   maxBytesTotal: 128 * 1024 * 1024,

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ChildProcess } from './child/child-process.js';
+import { detectContainment } from './child/containment.js';
 import { commandIsRunnable } from './child/find-command.js';
 import { startOrphanGuard } from './child/orphan-guard.js';
 import { SharedChild } from './child/shared-child.js';
@@ -62,10 +63,12 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   const metrics = new Metrics({ processMetrics: config.metricsListen !== undefined });
   const warnings = new ThrottledWarnings(log);
   const guard = startOrphanGuard(log);
+  const containment = await detectContainment();
   const registry = new SessionRegistry({
     maxSessions: limits.maxSessions,
     maxSessionsPerClient: limits.maxSessionsPerClient,
     evictionWaitMs: config.killGraceMs + EXIT_AFTER_KILL_MS,
+    evictQuietAfterMs: limits.evictQuietAfterMs,
   });
   const budget = new OutboundBudget(limits.maxBytesTotal);
   metrics.watchBuffered(() => budget.used);
@@ -73,7 +76,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   let stopping: Promise<void> | undefined;
 
   const spawnChild = async () => {
-    const child = await ChildProcess.spawn({ command: config.child, env: config.childEnv, cwd: config.childCwd, guard });
+    const child = await ChildProcess.spawn({ command: config.child, env: config.childEnv, cwd: config.childCwd, guard, containment });
     metrics.childSpawned();
     return child;
   };
@@ -155,6 +158,12 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     server.listen(config.port, config.host);
   });
   server.on('error', (error) => log.error({ err: error.message }, 'HTTP server error'));
+  log.info(
+    { containment: containment.kind },
+    containment.kind === 'cgroup'
+      ? 'each child runs in a cgroup of its own: everything it starts ends with its session'
+      : 'no writable cgroup v2: a child is ended by its process group and an environment marker (a daemon that clears its environment can outlive its session)',
+  );
   const metricsServer = config.metricsListen && (await serveMetrics(metrics, config.metricsListen.host, config.metricsListen.port));
   pool?.refill();
 

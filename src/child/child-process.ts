@@ -1,10 +1,13 @@
 /**
- * One stdio server process: spawned without a shell in a process group of its own, ended by signalling
- * the whole group (SIGTERM, then SIGKILL after a grace period), so wrappers like npx leave nothing behind.
+ * One stdio server process: spawned without a shell in a process group of its own and in a container
+ * (containment.ts), ended by signalling the whole group and container (SIGTERM, then SIGKILL after a grace
+ * period), so wrappers like npx, and daemons that leave the group, leave nothing behind.
  */
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import type { ChildCommand } from '../config.js';
+import type { Container, Containment } from './containment.js';
+import { commandIsRunnable } from './find-command.js';
 import type { OrphanGuard } from './orphan-guard.js';
 
 export interface ExitStatus {
@@ -17,6 +20,7 @@ export interface SpawnOptions {
   env: Record<string, string>;
   cwd: string | undefined;
   guard: OrphanGuard;
+  containment: Containment;
 }
 
 const GROUP_POLL_MS = 20;
@@ -45,6 +49,7 @@ export class ChildProcess {
     streams: { stdin: Writable; stdout: Readable; stderr: Readable },
     exited: Promise<ExitStatus>,
     private readonly guard: OrphanGuard,
+    private readonly container: Container,
   ) {
     this.pid = pid;
     this.stdin = streams.stdin;
@@ -54,13 +59,18 @@ export class ChildProcess {
       this.leaderExited = true;
       return status;
     });
-    guard.watch(pid);
+    guard.watch(pid, container.cgroup);
   }
 
   /** Starts the command; rejects with a readable message when it cannot be started at all (not found, not executable). */
   static async spawn(options: SpawnOptions): Promise<ChildProcess> {
-    const subprocess = execa(options.command.command, options.command.args, {
-      env: options.env,
+    // Checked here: inside a cgroup the command is exec'd by a shell, which would report it by exiting.
+    if (!commandIsRunnable(options.command.command, options.env.PATH, options.cwd)) {
+      throw new Error(`${options.command.command}: not found or not executable`);
+    }
+    const container = options.containment.contain(options.command.command, options.command.args);
+    const subprocess = execa(container.command, container.args, {
+      env: { ...options.env, ...container.env },
       extendEnv: false,
       cwd: options.cwd,
       detached: true,
@@ -75,7 +85,10 @@ export class ChildProcess {
     await new Promise<void>((resolve, reject) => {
       subprocess.once('spawn', () => resolve());
       void result.then((r) => {
-        if (r.exitCode === undefined && r.signal === undefined) reject(new Error(r.shortMessage ?? r.message));
+        if (r.exitCode === undefined && r.signal === undefined) {
+          container.release();
+          reject(new Error(r.shortMessage ?? r.message));
+        }
       });
     });
     // Stream errors (EPIPE after the child died) are expected; the exit status tells the story.
@@ -86,6 +99,7 @@ export class ChildProcess {
       { stdin: subprocess.stdin, stdout: subprocess.stdout, stderr: subprocess.stderr },
       exited,
       options.guard,
+      container,
     );
   }
 
@@ -97,16 +111,19 @@ export class ChildProcess {
 
   private async endGroup(graceMs: number): Promise<void> {
     this.stdin.end();
-    if (this.signalGroup('SIGTERM')) {
-      const deadline = Date.now() + graceMs;
-      while (this.groupAlive() && Date.now() < deadline) await delay(GROUP_POLL_MS);
-      if (this.signalGroup('SIGKILL')) {
-        const killDeadline = Date.now() + AFTER_KILL_WAIT_MS;
-        while (this.groupAlive() && Date.now() < killDeadline) await delay(GROUP_POLL_MS);
-      }
-    }
+    this.signalGroup('SIGTERM');
+    await this.container.signal('SIGTERM');
+    const left = () => this.groupAlive() || this.container.populated();
+    const deadline = Date.now() + graceMs;
+    while (left() && Date.now() < deadline) await delay(GROUP_POLL_MS);
+    // Whatever is left, in the group or in the container (a daemon that took its SIGTERM lightly), goes now.
+    this.signalGroup('SIGKILL');
+    await this.container.signal('SIGKILL');
+    const killDeadline = Date.now() + AFTER_KILL_WAIT_MS;
+    while (left() && Date.now() < killDeadline) await delay(GROUP_POLL_MS);
     await this.exited;
-    this.guard.forget(this.pid);
+    this.container.release();
+    this.guard.forget(this.pid, this.container.cgroup);
   }
 
   /** True while any member of the group exists (the exited-but-unreaped leader aside). */

@@ -91,6 +91,10 @@ const OPTIONS = {
     coerce: lastValue, requiresArg: true, default: DEFAULTS.idleTimeoutSeconds, group: 'Sessions:',
     describe: 'Seconds a session may sit idle (nothing in flight, no open stream) before it is ended',
   },
+  'evict-quiet-after': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.evictQuietAfterSeconds, group: 'Sessions:',
+    describe: 'At --max-sessions, a session with nothing in flight this many seconds may be evicted even with a stream open',
+  },
   'max-sessions': { coerce: lastValue, requiresArg: true, default: DEFAULTS.maxSessions, describe: 'Most concurrent sessions (one child process each)', group: 'Limits:' },
   'stall-timeout': {
     coerce: lastValue, requiresArg: true, default: DEFAULTS.stallTimeoutSeconds, group: 'Limits:',
@@ -394,6 +398,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
         maxStreamBufferBytes: DEFAULTS.maxStreamBufferBytes,
         maxInputBufferBytes: DEFAULTS.maxInputBufferBytes,
         stallTimeoutMs: seconds('stall-timeout', parsed.stallTimeout),
+        evictQuietAfterMs: seconds('evict-quiet-after', parsed.evictQuietAfter, { allowZero: true }),
         maxEventsPerSession: DEFAULTS.maxEventsPerSession,
         maxBytesPerSession: positiveInteger('max-session-buffer', parsed.maxSessionBuffer),
         maxBytesTotal: positiveInteger('max-total-buffer', parsed.maxTotalBuffer),

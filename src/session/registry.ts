@@ -15,25 +15,24 @@ export class CapacityError extends Error {
   }
 }
 
-/** A session with nothing in flight this long may be evicted at a cap even with a stream open. */
-export const QUIET_EVICTABLE_MS = 60_000;
 /** How often sessions are ticked (timeouts, idleness, stalled clients). */
 export const TICK_MS = 250;
 
 /**
  * Rule: evict the least recently used idle session; failing that, a session with nothing in flight for
- * QUIET_EVICTABLE_MS (its open stream is closed; its client re-initializes), taken from the client holding
- * the most of them; a session with a call in flight is never evicted. Why: clients rarely send DELETE, and a
- * GET stream alone must not let a few clients hold every place, but a user mid-call must not lose it.
+ * `quietMs` (--evict-quiet-after; its open stream is closed and its client re-initializes), taken from the
+ * client holding the most of them; a session with a call in flight is never evicted. Why: clients rarely
+ * send DELETE, and a GET stream alone must not let a few clients hold every place, but a user mid-call
+ * must not lose it.
  */
-export function pickEvictionVictim(sessions: Iterable<Session>, now: number): Session | undefined {
+export function pickEvictionVictim(sessions: Iterable<Session>, now: number, quietMs: number): Session | undefined {
   let idle: Session | undefined;
   const quiet: Session[] = [];
   for (const session of sessions) {
     if (!session.isOpen) continue;
     if (session.isIdle()) {
       if (!idle || session.lastUsedAt < idle.lastUsedAt) idle = session;
-    } else if (session.isQuietFor(QUIET_EVICTABLE_MS, now)) {
+    } else if (session.isQuietFor(quietMs, now)) {
       quiet.push(session);
     }
   }
@@ -56,6 +55,8 @@ export interface RegistryLimits {
   maxSessionsPerClient: number;
   /** How long a new session may wait for an evicted one's child to exit before it is refused. */
   evictionWaitMs: number;
+  /** At a cap, a session with nothing in flight this long may be evicted even with a stream open. */
+  evictQuietAfterMs: number;
 }
 
 export class SessionRegistry {
@@ -87,7 +88,7 @@ export class SessionRegistry {
 
   /** Whether a new session could be served now: a free place, or a session to evict. */
   hasRoom(): boolean {
-    return this.room() > 0 || pickEvictionVictim(this.sessions, performance.now()) !== undefined;
+    return this.room() > 0 || pickEvictionVictim(this.sessions, performance.now(), this.limits.evictQuietAfterMs) !== undefined;
   }
 
   /**
@@ -102,7 +103,7 @@ export class SessionRegistry {
       const full = this.fullScope(client);
       if (!full) break;
       const candidates = full.scope === 'client' ? [...this.sessions].filter((s) => s.clientKey === client) : [...this.sessions];
-      pickEvictionVictim(candidates, performance.now())?.end('evicted');
+      pickEvictionVictim(candidates, performance.now(), this.limits.evictQuietAfterMs)?.end('evicted');
       const ending = candidates.filter((session) => !session.isOpen);
       const left = deadline - performance.now();
       if (ending.length === 0 || left <= 0 || !(await endsWithin(ending, left))) throw new CapacityError(full.message, full.scope);

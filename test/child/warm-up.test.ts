@@ -1,9 +1,11 @@
 /** The warm pool's ping before initialize, against real processes: only the ping's answer is consumed. */
 import { inject, afterEach, describe, expect, it } from 'vitest';
 import { ChildProcess } from '../../src/child/child-process.js';
+import { detectContainment } from '../../src/child/containment.js';
 import { WARM_UP_ID, warmUp } from '../../src/child/warm-up.js';
 
 const noGuard = { watch: () => undefined, forget: () => undefined, close: () => undefined };
+const containment = await detectContainment();
 const started: ChildProcess[] = [];
 afterEach(async () => {
   await Promise.all(started.splice(0).map((child) => child.terminate(500)));
@@ -16,6 +18,7 @@ async function shell(script: string): Promise<ChildProcess> {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FIXTURE_RUN: inject('runId') },
     cwd: undefined,
     guard: noGuard,
+    containment,
   });
   started.push(child);
   return child;

@@ -148,6 +148,42 @@ describe('children that take or give too much', () => {
   }, 60_000);
 });
 
+describe('children that stop answering', () => {
+  it('a child that closes its stdout but lives on: the call in flight fails at once, the session ends, the child is killed', async () => {
+    const bridge = await startBridge(['--request-timeout', '60'], FLOOD);
+    const session = await rawInitialize(bridge.url);
+    const answer = await rawRequest(bridge.url, { headers: sessionHeaders(session), body: call(2, 'close-stdout', {}) });
+    expect(answer.body).toMatch(/closed its output/);
+    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === session.slice(0, 8));
+    expect(ended.reason).toBe('child-closed-output');
+    await waitFor(() => taggedProcesses(bridge.tag).length === 0 || undefined, { what: 'the child to be killed' });
+  });
+});
+
+describe('the bridge-wide budget', () => {
+  it('one session filling it pays for it itself: another session resumes its dropped call whole', async () => {
+    const bridge = await startBridge(['--max-total-buffer', String(MiB)], FLOOD);
+    // B reads a long flood on a resumable stream: its written events fill the budget.
+    const b = await rawInitialize(bridge.url);
+    const flood = sseRequest(bridge.url, { method: 'POST', headers: sessionHeaders(b), body: call(2, 'flood', { size: 8 * KiB, count: 1500, intervalMs: 2 }, 'b') });
+    await bridge.waitForLog((l) => /passed --max-total-buffer/.test(l.msg) && l.session === b.slice(0, 8), 30_000);
+    // A's call is cut mid-way and finishes while A is away.
+    const a = await rawInitialize(bridge.url);
+    const post = sseRequest(bridge.url, { method: 'POST', headers: sessionHeaders(a), body: call(2, 'flood', { size: KiB, count: 20, intervalMs: 20 }, 'a') });
+    await post.waitForEvent((e) => messageOf(e)?.method === 'notifications/progress');
+    const cursor = post.events.filter((e) => e.id !== undefined).at(-1)?.id as string;
+    post.close();
+    await bridge.waitForLog((l) => l.msg === 'child stderr' && l.session === a.slice(0, 8) && String(l.stderr).startsWith('flood: done'));
+    const resumed = sseRequest(bridge.url, { headers: { ...getHeaders(a), 'last-event-id': cursor } });
+    const answer = await resumed.waitForEvent((e) => messageOf(e)?.id === 2);
+    expect(messageOf(answer)?.result).toBeDefined();
+    const seen = [...post.events, ...resumed.events].map(messageOf).flatMap((m) => (m?.method === 'notifications/progress' ? [m.params?.progress] : []));
+    expect(new Set(seen)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
+    expect(bridge.logs.some((l) => /passed --max-total-buffer/.test(l.msg) && l.session === a.slice(0, 8))).toBe(false);
+    flood.close();
+  }, 60_000);
+});
+
 describe('resuming after the bounds dropped messages', () => {
   it('a resume whose stream lost messages answers the call with an error at once instead of leaving it hanging', async () => {
     const bridge = await startBridge(['--max-session-buffer', String(64 * KiB)], FLOOD);

@@ -180,6 +180,8 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
         '600',
         '--max-sessions',
         '32',
+        '--client-ip-header',
+        'x-forwarded-for',
         '--env',
         'FASTMCP_CHECK_FOR_UPDATES=off',
         '--env',
@@ -215,13 +217,15 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
         ProtectKernelTunables: true,
         ProtectKernelModules: true,
         ProtectKernelLogs: true,
-        ProtectControlGroups: true,
+        // Its cgroup subtree is delegated so that each server process gets a cgroup of its own.
+        Delegate: true,
         RestrictAddressFamilies: ['AF_INET', 'AF_INET6', 'AF_UNIX'],
         SystemCallFilter: ['@system-service'],
         CapabilityBoundingSet: '',
         LockPersonality: true,
       });
       expect(config).not.toHaveProperty('MemoryDenyWriteExecute');
+      expect(config).not.toHaveProperty('ProtectControlGroups');
     });
 
     it('refuses a public address without tokens or allowUnauthenticated', async () => {

@@ -140,6 +140,26 @@ describe('bridge shutdown', () => {
     await waitFor(() => pids.every((pid) => !isAlive(pid)), { timeoutMs: 5000, what: 'every child and grandchild to die' });
   });
 
+  it('ends a daemon that left the process group (setsid) with its session, and with a killed bridge', async () => {
+    const daemonizing = ['sh', '-c', `setsid sleep 600 </dev/null >/dev/null 2>&1 & exec ${FIXTURE.join(' ')}`];
+    const bridge = await startBridge([], daemonizing);
+    const containment = await bridge.waitForLog((l) => l.containment !== undefined);
+    const id = await rawInitialize(bridge.url);
+    const pids = await waitFor(() => (taggedProcesses(bridge.tag).length >= 2 ? taggedProcesses(bridge.tag) : undefined), {
+      what: 'the server and its daemon',
+    });
+    expect((await rawRequest(bridge.url, { method: 'DELETE', headers: withSession(id) })).status).toBe(200);
+    await waitFor(() => pids.every((pid) => !isAlive(pid)) || undefined, { timeoutMs: 8000, what: `the daemon to end too (${containment.containment})` });
+
+    await rawInitialize(bridge.url);
+    const second = await waitFor(() => (taggedProcesses(bridge.tag).length >= 2 ? taggedProcesses(bridge.tag) : undefined), {
+      what: 'a second server and daemon',
+    });
+    bridge.process.kill('SIGKILL');
+    await bridge.exited;
+    await waitFor(() => second.every((pid) => !isAlive(pid)) || undefined, { timeoutMs: 8000, what: 'the orphan guard to end the daemon' });
+  });
+
   it('ends a wrapper and its grandchildren on DELETE', async () => {
     const bridge = await startBridge([], ['sh', '-c', `${FIXTURE.join(' ')}; exit $?`]);
     const id = await rawInitialize(bridge.url);
