@@ -91,7 +91,7 @@ const INITIALIZE = JSON.stringify({
 const INITIALIZED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
 /** Sessions taken back to back, then a pause long enough for a warm pool to refill. */
 const BURST = 4;
-const REFILL_PAUSE_MS = 1500;
+const REFILL_PAUSE_MS = 500;
 
 /** initialize + notifications/initialized on one keep-alive connection of the lean client, in bursts; then DELETE (untimed). */
 async function newSessionP50(inst) {

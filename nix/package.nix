@@ -34,6 +34,7 @@ buildNpmPackage {
       ../package.json
       ../package-lock.json
       ../tsconfig.json
+      ../LICENSE
       ../bin
       ../src
     ];

@@ -136,6 +136,7 @@ export class SharedChild {
     void child.exited.then((status) => {
       metrics.childExited(status);
       if (this.child !== child) return;
+      if (this.closed) return void log.info({ childPid: child.pid }, 'shared child stopped');
       this.childGone(`the MCP server process exited (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})`);
     });
     this.channel.send(

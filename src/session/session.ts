@@ -3,7 +3,6 @@
  * child of its own or a share of the shared one), and the one path by which it ends. It knows nothing of
  * HTTP: the endpoint hands it messages and connections (EventSink), and renders its refusals.
  */
-import { randomBytes } from 'node:crypto';
 import type { ExitStatus } from '../child/child-process.js';
 import type { Upstream, UpstreamEnd, UpstreamEvents } from '../child/upstream.js';
 import type { Config } from '../config.js';
@@ -86,6 +85,9 @@ function isCongested(stream: Stream, bound: number): boolean {
   return stream.state === 'waiting' && !stream.isStandalone && stream.queuedBytes > bound;
 }
 
+/** Sessions started by this bridge (stream ids need only differ between sessions; randomBytes costs ~0.1 ms here). */
+let sessionSerial = 0;
+
 export class Session {
   readonly id: string;
   readonly startedAt = performance.now();
@@ -100,7 +102,8 @@ export class Session {
   /** Streams that may still be written or resumed, by id. */
   private readonly streams = new Map<string, Stream>();
   private standalone: Stream | undefined;
-  private readonly streamPrefix = randomBytes(6).toString('base64url');
+  /** Distinct for every session of this bridge, so that a Last-Event-ID of one session names no stream of another. */
+  private readonly streamPrefix = `${(++sessionSerial).toString(36)}-`;
   private streamCount = 0;
   private openSinks = 0;
   private readonly congested = new Set<Stream>();

@@ -50,6 +50,8 @@ export interface RawResponse {
   json(): { jsonrpc?: string; id?: unknown; error?: { code: number; message: string }; result?: unknown };
 }
 
+const quieted = new WeakSet<object>();
+
 /** One HTTP request with full control of the headers (fetch will not let a test forge Host). */
 export function rawRequest(
   url: string,
@@ -71,7 +73,12 @@ export function rawRequest(
     });
     request.on('error', reject);
     // A server may answer (413) and close before a large body is all sent: the late EPIPE is expected.
-    request.on('socket', (socket) => socket.on('error', () => undefined));
+    // Once per socket: the global agent keeps sockets alive and hands the same one to later requests.
+    request.on('socket', (socket) => {
+      if (quieted.has(socket)) return;
+      quieted.add(socket);
+      socket.on('error', () => undefined);
+    });
     request.end(body);
   });
 }
