@@ -72,7 +72,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   });
   const budget = new OutboundBudget(limits.maxBytesTotal);
   metrics.watchBuffered(() => budget.used);
-  const sse = new SseClock({ keepAliveMs: config.keepAliveMs, pollMs: config.ssePollMs });
+  const sse = new SseClock({ keepAliveMs: config.keepAliveMs, pollMs: config.ssePollMs, lingerMs: limits.stallTimeoutMs });
   let stopping: Promise<void> | undefined;
 
   const spawnChild = async () => {

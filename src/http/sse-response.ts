@@ -23,6 +23,8 @@ export interface SseTiming {
   keepAliveMs: number;
   /** SSE polling: a primed stream quiet this long is ended (the client resumes it); undefined: never. */
   pollMs: number | undefined;
+  /** How long an ended response may wait for its client to take what is left before it is dropped. */
+  lingerMs: number;
 }
 
 /** Every open SSE response of the bridge, ticked for keep-alives and polling. */
@@ -58,6 +60,7 @@ export class SseResponse implements EventSink {
   private lastEventAt = performance.now();
   private listener: SinkListener | undefined;
   private ended = false;
+  private endedAt = 0;
 
   constructor(
     private readonly res: ServerResponse,
@@ -100,7 +103,7 @@ export class SseResponse implements EventSink {
   end(): void {
     if (this.ended || this.res.destroyed) return;
     this.ended = true;
-    this.clock.open.delete(this);
+    this.endedAt = performance.now();
     if (this.held) {
       // The whole stream is here: one write, head and body, with its length.
       clearTimeout(this.headTimer);
@@ -118,9 +121,17 @@ export class SseResponse implements EventSink {
     this.res.destroy();
   }
 
-  /** Keep-alive comments on a quiet connection (proxies drop idle ones); SSE polling ends a primed, quiet one. */
+  /**
+   * Keep-alive comments on a quiet connection (proxies drop idle ones); SSE polling ends a primed, quiet
+   * one; an ended one whose client has not taken the rest within `lingerMs` is dropped, so that a client
+   * that never reads cannot hold its last bytes (and their memory) after its stream is over.
+   */
   tick(now: number): void {
-    if (this.ended || this.held) return;
+    if (this.ended) {
+      if (now - this.endedAt >= this.clock.timing.lingerMs) this.res.destroy();
+      return;
+    }
+    if (this.held) return;
     const { keepAliveMs, pollMs } = this.clock.timing;
     if (this.primed && pollMs !== undefined && now - this.lastEventAt >= pollMs) return this.end();
     if (now - this.lastWriteAt >= keepAliveMs) this.send(': keepalive\n\n', false);

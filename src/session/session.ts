@@ -245,17 +245,15 @@ export class Session {
 
   private async finish(reason: EndReason): Promise<void> {
     for (const request of this.inflight.clear()) this.failRequest(request, reason);
-    // What the clients can still be given is written; a client that stopped reading is cut off.
+    // What fits under each stream's bound is written and the stream ended; a client that is not keeping up
+    // (or stalled) is cut off, since nothing it is owed can be kept once the session is gone.
     for (const stream of this.streams.values()) {
       const sink = stream.sink;
       if (!sink) continue;
-      if (reason === 'stalled') {
-        this.cut(stream, sink);
-        continue;
-      }
-      for (const event of stream.queue) if (!event.dropped) sink.write(stream.resumable ? stream.eventId(event.seq) : undefined, event.text);
-      stream.queue = [];
-      sink.end();
+      if (reason !== 'stalled') this.drain(stream);
+      if (stream.sink !== sink) continue;
+      if (reason === 'stalled' || stream.queue.length > 0) this.cut(stream, sink);
+      else sink.end();
     }
     const { killGraceMs, shutdownTimeoutMs } = this.options.config;
     const status = await this.upstream.close(reason === 'shutdown' ? Math.min(killGraceMs, shutdownTimeoutMs) : killGraceMs);
