@@ -1,6 +1,7 @@
 /** The command line: exit codes, help, environment variables, and the default server. */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,12 +24,23 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'mcp-bridge-cli-'));
+
+/** Whether this machine can listen on ::1 (a machine without IPv6 skips the test that needs it). */
+function ipv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => server.close(() => resolve(true)));
+  });
+}
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function fakeBin(dir: string, name: string, body: string): void {
   writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
   chmodSync(join(dir, name), 0o755);
 }
+
+const hasIpv6Loopback = await ipv6Loopback();
 
 describe('bad options exit 2 with a one-line reason', () => {
   it.each([
@@ -55,7 +67,7 @@ describe('bad options exit 2 with a one-line reason', () => {
     expect(result.stderr).not.toContain('"level"');
   });
 
-  it('exits 2 with one line when the port is taken, and serves an IPv6 host written in brackets', async () => {
+  it.skipIf(!hasIpv6Loopback)('exits 2 with one line when the port is taken, and serves an IPv6 host written in brackets', async () => {
     const first = await startBridge(['--host', '[::1]']);
     expect(first.url).toMatch(/^http:\/\/\[::1\]:\d+\/mcp$/);
     const port = new URL(first.url).port;
