@@ -1,6 +1,6 @@
 /** The endpoint's answers to every kind of request, good and bad, with the spec's status codes. */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { startBridge, stopAllBridges, taggedProcesses, type Bridge } from '../helpers/bridge.js';
+import { startBridge, stopAllBridges, taggedProcesses, waitFor, type Bridge } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, rawInitialize, rawRequest } from '../helpers/client.js';
 
 let bridge: Bridge;
@@ -105,7 +105,8 @@ describe('sessions', () => {
 
   it('answers 406 and 415 to an initialize before spawning anything', async () => {
     const counted = await startBridge(['--metrics-listen', '127.0.0.1:0']);
-    const metricsUrl = /metrics on (\S+)/.exec(counted.stdout())?.[1] as string;
+    // Printed right after the listening line: it may not have been read yet.
+    const metricsUrl = await waitFor(() => /metrics on (\S+)/.exec(counted.stdout())?.[1], { what: 'the metrics URL' });
     const notAccepting = await rawRequest(counted.url, { headers: { 'content-type': 'application/json', accept: 'application/json' }, body: init });
     expect(notAccepting.status).toBe(406);
     const notJson = await rawRequest(counted.url, { headers: { ...MCP_HEADERS, 'content-type': 'text/plain' }, body: init });
