@@ -129,6 +129,6 @@ describe('SSE polling (--sse-poll)', () => {
     expect(textOf(result)).toBe('done after 3 steps');
     expect(progress).toEqual([1, 2, 3]);
     // The stream was closed while quiet, and resumed from its Last-Event-ID.
-    expect(bridge.logs.some((l) => l.msg === 'stream resumed')).toBe(true);
+    await bridge.waitForLog((l) => l.msg === 'stream resumed');
   });
 });

@@ -49,6 +49,8 @@ describe('sessions still ending', () => {
     });
     const id = await second;
     expect(taggedProcesses(bridge.tag).length).toBeLessThanOrEqual(1);
+    // Log lines come on another pipe than the answers: wait for the new session's, then compare the order.
+    await bridge.waitForLog((l) => l.msg === 'session started' && l.session === id.slice(0, 8));
     const ended = bridge.logs.findIndex((l) => l.msg === 'session ended' && l.session === first.slice(0, 8));
     const started = bridge.logs.findIndex((l) => l.msg === 'session started' && l.session === id.slice(0, 8));
     expect(ended).toBeGreaterThanOrEqual(0);
