@@ -55,14 +55,15 @@ describe('clients that do not read', () => {
     const session = await rawInitialize(bridge.url);
     const stream = sseRequest(bridge.url, { headers: getHeaders(session), paused: true });
     await stream.response;
-    const COUNT = 2000;
+    const COUNT = 4000;
     const started = await rawRequest(bridge.url, { headers: sessionHeaders(session), body: call(2, 'flood', { size: 64 * KiB, count: COUNT, after: true }) });
     expect(started.body).toContain('flooding after the call');
     await bridge.waitForLog((l) => l.msg === 'a client is not keeping up with its stream; pausing the child', 30_000);
 
-    // Held back: of the 128 MiB it wants to write, the child got out what the socket buffers, the stream's
-    // bound and the kept events take, and the bridge holds only its bounds' worth.
-    expect(floodWritten(bridge)).toBeLessThan(64 * MiB);
+    // Held back: of the 256 MiB it wants to write, the child got out what the kernel's socket buffers (up to
+    // 36 MiB with Linux's defaults), the stream's bound and the kept events take; the bridge holds only its
+    // bounds' worth.
+    expect(floodWritten(bridge)).toBeLessThan(96 * MiB);
     const held = await retainedAfterGc(bridge);
     expect(mib(held) - mib(before), 'MiB held while the client does not read').toBeLessThan(48);
     const during = await timeOther();
