@@ -173,7 +173,10 @@ export class Session {
       return { refused: 'too-many-inflight' };
     }
     if (new Set(ids).size < ids.length || ids.some((id) => this.inflight.has(id))) return { refused: 'duplicate-id' };
-    if (!this.upstream.accepting()) return { refused: 'input-full' };
+    if (!this.upstream.accepting()) {
+      this.options.metrics.limitHit('input-buffer');
+      return { refused: 'input-full' };
+    }
     const stream = ids.length > 0 ? this.newStream(ids, this.resumableStreams()) : undefined;
     for (const message of messages) this.fromClient(message, stream);
     return { stream };
