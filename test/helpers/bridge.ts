@@ -95,7 +95,8 @@ export async function startBridge(
   running.add(bridge);
   if (!expectListening) return bridge;
   const started = await Promise.race([
-    waitFor(() => /listening on (\S+)/.exec(out)?.[1], { what: 'the bridge to listen' }),
+    // Generous: a bridge starts in well under a second, but on a machine running two suites at once it can take many.
+    waitFor(() => /listening on (\S+)/.exec(out)?.[1], { timeoutMs: 25_000, what: 'the bridge to listen' }),
     exited.then((code) => Promise.reject(new Error(`bridge exited with ${code}: ${JSON.stringify(logs)}`))),
   ]);
   bridge.url = started;
