@@ -19,8 +19,10 @@ export interface Config {
   allowedOrigins: string[];
   /** Host names (no port, lowercase) allowed in the Host header besides the loopback names. */
   allowedHosts: string[];
-  /** File of bearer tokens, one per line; `undefined`: no authentication. */
+  /** File of bearer tokens, one per line; `undefined`: none. */
   authTokenFile: string | undefined;
+  /** The built-in single-owner OAuth authorization server; `undefined`: off. */
+  oauth: OAuthConfig | undefined;
   /** Peers (CIDR ranges) that may name the client in `clientIpHeader`. */
   trustProxy: string[];
   /** The header (lowercase) a trusted proxy names the client in; X-Forwarded-For is read from the right. */
@@ -92,6 +94,22 @@ export interface Limits {
   maxHeaderBytes: number;
 }
 
+export interface OAuthConfig {
+  /** The MCP endpoint's URL as users type it (no trailing slash): the resource, and where the issuer's origin comes from. */
+  publicUrl: string;
+  /** One line, the scrypt hash of the owner's passphrase (`mcp-bridge oauth init`). */
+  ownerFile: string;
+  /** A base32 TOTP secret, for a second factor; `undefined`: passphrase only. */
+  totpFile: string | undefined;
+  accessTtlMs: number;
+  refreshIdleMs: number;
+  refreshMaxMs: number;
+  /** Redirect URIs a code may also go to, besides Claude's callbacks and loopback. */
+  redirectAllow: string[];
+  /** Where clients and token hashes persist. */
+  stateDir: string;
+}
+
 export interface ResumeConfig {
   /** The `retry` the client is told to wait before reconnecting, in ms. */
   retryMs: number;
@@ -132,6 +150,9 @@ export const DEFAULTS = {
   shutdownTimeoutSeconds: 10,
   logLevel: 'info' as LogLevel,
   resume: { retryMs: 1000 },
+  oauthAccessTtlSeconds: 24 * 3600,
+  oauthRefreshIdleSeconds: 30 * 24 * 3600,
+  oauthRefreshMaxSeconds: 90 * 24 * 3600,
 };
 
 /** A user error in options or environment: the CLI prints the message and exits 2. */

@@ -9,17 +9,19 @@ import { startOrphanGuard } from './child/orphan-guard.js';
 import { SharedChild } from './child/shared-child.js';
 import { dedicatedUpstream, type Upstream, type UpstreamEvents } from './child/upstream.js';
 import { WarmPool } from './child/warm-pool.js';
-import { ConfigError, type Config } from './config.js';
-import { createAdmission } from './http/admission.js';
-import { TokenFile } from './http/auth.js';
-import { clientIdentityResolver, type ClientIdentity } from './http/client-address.js';
-import { guardPolicy } from './http/guards.js';
+import { ConfigError, type Config, type OAuthConfig } from './config.js';
+import { createAdmission, type Caller } from './http/admission.js';
+import { authentication } from './http/authentication.js';
+import { TokenFile } from './http/token-file.js';
+import { clientIdentityResolver, type ClientIdentityResolver } from './http/client-address.js';
+import { guardPolicy, type GuardPolicy } from './http/guards.js';
 import { createMcpEndpoint } from './http/mcp-endpoint.js';
 import { ClientRateLimit } from './http/rate-limits.js';
 import { createRequestListener } from './http/routes.js';
 import { SseClock } from './http/sse-response.js';
 import { ThrottledWarnings, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
+import { AuthorizationServer } from './oauth/authorization-server.js';
 import { OutboundBudget } from './session/outbound-log.js';
 import { SessionRegistry, type Reservation } from './session/registry.js';
 import { Session } from './session/session.js';
@@ -29,7 +31,7 @@ import { VERSION } from './version.js';
 export interface RunningBridge {
   url: string;
   metricsUrl: string | undefined;
-  /** Re-reads the token file (SIGHUP). */
+  /** Re-reads the token file and the OAuth owner file and state (SIGHUP). */
   reloadTokens(): void;
   /** Stops accepting, ends every session, waits for children (bounded by the shutdown timeout). */
   stop(): Promise<void>;
@@ -52,6 +54,17 @@ function loadTokens(config: Config, log: Logger): TokenFile | undefined {
   }
   log.info({ file: config.authTokenFile, tokens: count }, 'bearer tokens loaded');
   return tokens;
+}
+
+/** Throws a readable message when the owner file or the state directory cannot be used (exit code 2). */
+function startAuthorizationServer(oauth: OAuthConfig, path: string, identify: ClientIdentityResolver, policy: GuardPolicy, log: Logger): AuthorizationServer {
+  try {
+    const server = new AuthorizationServer({ config: oauth, localPath: path, identify, policy, log });
+    log.info({ publicUrl: oauth.publicUrl, stateDir: oauth.stateDir, totp: oauth.totpFile !== undefined }, 'OAuth authorization server on');
+    return server;
+  } catch (error) {
+    throw new ConfigError(`--oauth: ${(error as Error).message}`);
+  }
 }
 
 /** After SIGKILL a process group still takes a moment to go; an evicted session's child is awaited this much longer than its grace. */
@@ -91,7 +104,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     const child = pool?.take() ?? (await spawnChild());
     return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics, ...channelLimits }, events);
   };
-  const startSession = async (reservation: Reservation, client: ClientIdentity, protocolVersion: string) => {
+  const startSession = async (reservation: Reservation, client: Caller, protocolVersion: string) => {
     const connect = await upstreamFor();
     const session = new Session(connect, {
       id: randomUUID(),
@@ -101,6 +114,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
       metrics,
       clientKey: client.key,
       clientAddress: client.address,
+      principal: client.principal,
       protocolVersion,
       hooks: {
         ending: (s) => {
@@ -124,10 +138,13 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     warnings,
     log,
   });
+  const policy = guardPolicy(config);
+  const identify = clientIdentityResolver(config);
+  const oauth = config.oauth && startAuthorizationServer(config.oauth, config.path, identify, policy, log);
   const admission = createAdmission({
-    policy: guardPolicy(config),
-    identify: clientIdentityResolver(config),
-    tokens,
+    policy,
+    identify,
+    auth: authentication(tokens, oauth),
     requestRate: new ClientRateLimit(limits.requestsPerMinute),
     authFailures: new ClientRateLimit(limits.authFailuresPerMinute),
     metrics,
@@ -140,7 +157,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     if (!registry.hasRoom()) return 'every session is busy';
     return undefined;
   };
-  const listener = createRequestListener({ path: config.path, admission, endpoint, notReady, metrics, log });
+  const listener = createRequestListener({ path: config.path, admission, endpoint, notReady, metrics, log, mount: (app) => oauth?.mount(app) });
 
   const server = createServer(
     {
@@ -171,11 +188,11 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     url: urlOf(server.address() as AddressInfo, config.path),
     metricsUrl: metricsServer ? urlOf(metricsServer.address() as AddressInfo, '/metrics') : undefined,
     reloadTokens: () => {
-      if (!tokens) return;
       try {
-        log.info({ tokens: tokens.load() }, 'bearer tokens reloaded');
+        if (tokens) log.info({ tokens: tokens.load() }, 'bearer tokens reloaded');
+        oauth?.reload();
       } catch (error) {
-        log.error({ err: (error as Error).message }, 'could not reload the token file; keeping the previous tokens');
+        log.error({ err: (error as Error).message }, 'could not reload the token file or the OAuth state; keeping the previous ones');
       }
     },
     stop: () =>
@@ -191,6 +208,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
         metricsServer?.closeAllConnections();
         // Any group still listed is killed by the guard as its pipe closes.
         guard.close();
+        oauth?.close();
       })()),
   };
 }

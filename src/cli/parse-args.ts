@@ -4,8 +4,9 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { buildChildEnvironment, parseEnvAssignment } from '../child/environment.js';
-import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogFormat, type LogLevel } from '../config.js';
+import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogFormat, type LogLevel, type OAuthConfig } from '../config.js';
 import { isLoopbackHost } from '../http/guards.js';
+import { defaultStateDir } from '../oauth/state.js';
 import { MCP_NIXOS_ENVIRONMENT, resolveDefaultServer } from './default-server.js';
 
 const LOG_LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -40,6 +41,34 @@ const OPTIONS = {
   'auth-token-file': {
     coerce: lastString, type: 'string', group: 'Security:',
     describe: 'Require "Authorization: Bearer <token>" with a token from this file (one per line; re-read on SIGHUP)',
+  },
+  oauth: {
+    coerce: lastBoolean, type: 'boolean', default: false, group: 'Private access (OAuth):',
+    describe: 'Turn on the built-in single-owner OAuth authorization server, for claude.ai and other OAuth clients (needs --public-url and --oauth-owner-file)',
+  },
+  'public-url': {
+    coerce: lastString, type: 'string', group: 'Private access (OAuth):',
+    describe: 'The endpoint URL exactly as users type it, e.g. https://mcp.example.org/mcp (plain http only for loopback)',
+  },
+  'oauth-owner-file': {
+    coerce: lastString, type: 'string', group: 'Private access (OAuth):',
+    describe: "The owner's passphrase hash, made by `mcp-bridge oauth init FILE`",
+  },
+  'oauth-totp-file': {
+    coerce: lastString, type: 'string', group: 'Private access (OAuth):',
+    describe: 'A TOTP secret (base32) for a second factor at login, made by `mcp-bridge oauth init FILE --totp TOTPFILE`',
+  },
+  'oauth-access-ttl': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.oauthAccessTtlSeconds, group: 'Private access (OAuth):',
+    describe: 'Seconds an access token is valid (refresh tokens rotate, and last 30 days unused, 90 days at most)',
+  },
+  'oauth-redirect-allow': {
+    type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Private access (OAuth):',
+    describe: "Also let codes go to this redirect URI (repeatable); Claude's callbacks and loopback are always allowed",
+  },
+  'state-dir': {
+    coerce: lastString, type: 'string', group: 'Private access (OAuth):',
+    describe: 'Where OAuth clients and token hashes persist (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/mcp-bridge)',
   },
   'allow-unauthenticated': {
     coerce: lastBoolean, type: 'boolean', default: false, group: 'Security:',
@@ -273,6 +302,44 @@ function existingDirectory(path: string): string {
   return absolute;
 }
 
+/** The endpoint's public URL: https, or http for a loopback host; no credentials, query or fragment; no trailing slash. */
+export function publicUrlOf(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`--public-url must be a URL like https://mcp.example.org/mcp, got "${text}"`);
+  }
+  const loopback = isLoopbackHost(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(`--public-url must be https (plain http only for a loopback host), got "${text}"`);
+  }
+  if (url.username || url.password || url.search || url.hash) throw new ConfigError(`--public-url must have no credentials, query or fragment, got "${text}"`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function oauthConfig(parsed: { publicUrl?: string; oauthOwnerFile?: string; oauthTotpFile?: string; oauthAccessTtl: unknown; oauthRedirectAllow: string[]; stateDir?: string }, env: NodeJS.ProcessEnv): OAuthConfig {
+  if (parsed.publicUrl === undefined) throw new ConfigError('--oauth needs --public-url, the endpoint URL as users type it (e.g. https://mcp.example.org/mcp)');
+  if (parsed.oauthOwnerFile === undefined) throw new ConfigError('--oauth needs --oauth-owner-file; make one with `mcp-bridge oauth init FILE`');
+  const redirectAllow = parsed.oauthRedirectAllow.map((uri) => {
+    try {
+      return new URL(uri).href === uri ? uri : new URL(uri).href;
+    } catch {
+      throw new ConfigError(`--oauth-redirect-allow must be an absolute URI, got "${uri}"`);
+    }
+  });
+  return {
+    publicUrl: publicUrlOf(parsed.publicUrl),
+    ownerFile: resolve(parsed.oauthOwnerFile),
+    totpFile: parsed.oauthTotpFile === undefined ? undefined : resolve(parsed.oauthTotpFile),
+    accessTtlMs: seconds('oauth-access-ttl', parsed.oauthAccessTtl),
+    refreshIdleMs: DEFAULTS.oauthRefreshIdleSeconds * 1000,
+    refreshMaxMs: DEFAULTS.oauthRefreshMaxSeconds * 1000,
+    redirectAllow,
+    stateDir: resolve(parsed.stateDir ?? defaultStateDir(env)),
+  };
+}
+
 /** Either the user's command, or the default server with the environment it needs. */
 function chooseCommand(
   words: string[],
@@ -283,7 +350,11 @@ function chooseCommand(
   return { child: resolveDefaultServer(env.PATH), defaults: MCP_NIXOS_ENVIRONMENT };
 }
 
-export type ParseResult = { kind: 'run'; config: Config; warnings: string[] } | { kind: 'exit'; output: string };
+export type ParseResult =
+  | { kind: 'run'; config: Config; warnings: string[] }
+  | { kind: 'exit'; output: string }
+  /** `mcp-bridge oauth …`: the owner's commands, with their own arguments. */
+  | { kind: 'oauth'; args: string[] };
 
 /** MCP_BRIDGE_<NAME> for an option `name`. */
 const envNameOf = (option: string) => `MCP_BRIDGE_${option.toUpperCase().replaceAll('-', '_')}`;
@@ -328,6 +399,7 @@ function optionsGiven(argv: string[]): Set<string> {
 
 /** Parses arguments; throws ConfigError for anything the user must fix. */
 export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<ParseResult> {
+  if (argv[0] === 'oauth') return { kind: 'oauth', args: argv.slice(1) };
   // The server's command is everything after the first --; yargs sees only what comes before.
   const dashDash = argv.indexOf('--');
   const options = dashDash === -1 ? argv : argv.slice(0, dashDash);
@@ -361,12 +433,16 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const pool = nonNegativeInteger('pool', parsed.pool);
   if (parsed.shared && pool > 0) throw new ConfigError('--pool has no use with --shared, which keeps one child for all sessions');
   const authTokenFile = parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile);
+  const oauth = parsed.oauth ? oauthConfig(parsed, env) : undefined;
   const host = listenHost(parsed.host);
-  if (!isLoopbackHost(host) && authTokenFile === undefined && !parsed.allowUnauthenticated) {
+  if (!isLoopbackHost(host) && authTokenFile === undefined && oauth === undefined && !parsed.allowUnauthenticated) {
     throw new ConfigError(
-      `--host ${parsed.host} is not a loopback address: set --auth-token-file, or --allow-unauthenticated to serve it without authentication on purpose`,
+      `--host ${parsed.host} is not a loopback address: set --auth-token-file or --oauth, or --allow-unauthenticated to serve it without authentication on purpose`,
     );
   }
+  const allowedHosts = parsed.allowedHost.map(normaliseHostName);
+  // The public name must pass the Host guard: the tunnel in front sends it.
+  if (oauth) allowedHosts.push(normaliseHostName(new URL(oauth.publicUrl).hostname));
 
   const headersTimeoutMs = seconds('headers-timeout', parsed.headersTimeout);
 
@@ -378,8 +454,9 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       port,
       path: normalisePath(parsed.path),
       allowedOrigins: parsed.allowedOrigin.map(normaliseOrigin),
-      allowedHosts: parsed.allowedHost.map(normaliseHostName),
+      allowedHosts,
       authTokenFile,
+      oauth,
       trustProxy: parsed.trustProxy.map(cidr),
       clientIpHeader: headerName('client-ip-header', parsed.clientIpHeader),
       ipv6Prefix: integerIn('ipv6-prefix', parsed.ipv6Prefix, 1, 128),

@@ -6,7 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ThrottledWarnings } from '../log.js';
 import type { Metrics, RejectionReason } from '../metrics.js';
-import type { TokenFile } from './auth.js';
+import type { Authentication } from './authentication.js';
 import type { ClientIdentity, ClientIdentityResolver } from './client-address.js';
 import { isPreflight, preflightHeaders } from './cors.js';
 import { isHostAllowed, isOriginAllowed, type GuardPolicy } from './guards.js';
@@ -16,7 +16,7 @@ import { ErrorCode, replyEmpty, replyError, type ErrorReply } from './replies.js
 export interface AdmissionDeps {
   policy: GuardPolicy;
   identify: ClientIdentityResolver;
-  tokens: TokenFile | undefined;
+  auth: Authentication;
   /** HTTP requests per client. */
   requestRate: ClientRateLimit;
   /** Failed authentications per client. */
@@ -25,7 +25,12 @@ export interface AdmissionDeps {
   warnings: ThrottledWarnings;
 }
 
-export type Admission = (req: IncomingMessage, res: ServerResponse, cors: OutgoingHttpHeaders) => Promise<ClientIdentity | undefined>;
+/** An admitted request's client, and the principal it authenticated as. */
+export interface Caller extends ClientIdentity {
+  principal: string;
+}
+
+export type Admission = (req: IncomingMessage, res: ServerResponse, cors: OutgoingHttpHeaders) => Promise<Caller | undefined>;
 
 const forbidden = (what: string): ErrorReply => ({ status: 403, code: ErrorCode.BadRequest, message: `Forbidden: ${what} not allowed`, omitId: true });
 const tooMany = (message: string, seconds: number): ErrorReply => ({
@@ -54,18 +59,21 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     }
     const wait = await deps.requestRate.take(client.key);
     if (wait !== undefined) return refuse(res, cors, client, 'rate', tooMany('slow down', wait));
-    const { tokens } = deps;
-    if (tokens === undefined) return client;
-    const blocked = await deps.authFailures.exhausted(client.key);
-    if (blocked !== undefined) return refuse(res, cors, client, 'auth', tooMany('too many failed authentications', blocked));
+    const { auth } = deps;
+    if (auth.required) {
+      const blocked = await deps.authFailures.exhausted(client.key);
+      if (blocked !== undefined) return refuse(res, cors, client, 'auth', tooMany('too many failed authentications', blocked));
+    }
     const authorization = req.headers.authorization;
-    if (tokens.accepts(authorization)) return client;
-    await deps.authFailures.take(client.key);
+    const principal = auth.principalOf(authorization);
+    if (principal !== undefined) return { ...client, principal };
+    // No token at all is how a client learns where to get one, not a guess: only wrong tokens count.
+    if (authorization !== undefined) await deps.authFailures.take(client.key);
     return refuse(res, cors, client, 'auth', {
       status: 401,
       code: ErrorCode.BadRequest,
       message: 'Unauthorized: a valid bearer token is required',
-      headers: { 'www-authenticate': authorization === undefined ? 'Bearer realm="mcp-bridge"' : 'Bearer realm="mcp-bridge", error="invalid_token"' },
+      headers: { 'www-authenticate': auth.challenge(authorization !== undefined) },
     });
   };
 }

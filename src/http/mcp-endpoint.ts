@@ -12,7 +12,7 @@ import { idOf, initializeVersionOf, methodOf, oneLine, wireMessage, type WireMes
 import { SUPPORTED_PROTOCOL_VERSIONS, isSupportedVersion } from '../protocol/versions.js';
 import { CapacityError, type Reservation, type SessionRegistry } from '../session/registry.js';
 import type { PostRefusal, Session } from '../session/session.js';
-import type { ClientIdentity } from './client-address.js';
+import type { Caller } from './admission.js';
 import type { ClientRateLimit } from './rate-limits.js';
 import { readBody } from './read-body.js';
 import { ErrorCode, replyEmpty, replyError, sessionNotFound, type ErrorReply } from './replies.js';
@@ -24,7 +24,7 @@ export interface EndpointDeps {
   /** New sessions per client. */
   sessionRate: ClientRateLimit;
   /** Starts a session (spawning or taking its child) in the reserved place; rejects when the command cannot start. */
-  startSession(reservation: Reservation, client: ClientIdentity, protocolVersion: string): Promise<Session>;
+  startSession(reservation: Reservation, client: Caller, protocolVersion: string): Promise<Session>;
   /** Whether a Last-Event-ID is honoured (resumable streams are on). */
   resume: boolean;
   sse: SseClock;
@@ -33,7 +33,7 @@ export interface EndpointDeps {
   log: Logger;
 }
 
-export type Endpoint = (req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders) => Promise<void>;
+export type Endpoint = (req: IncomingMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders) => Promise<void>;
 
 /** Seconds a client should wait before retrying when every session is busy, or its server's input is full. */
 const BUSY_RETRY_SECONDS = '5';
@@ -90,7 +90,7 @@ function messagesOf(text: string): WireMessage[] | ErrorReply {
 export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
   const { registry, metrics, log } = deps;
 
-  const refuse = (res: ServerResponse, cors: OutgoingHttpHeaders, client: ClientIdentity, reason: RejectionReason, reply: ErrorReply) => {
+  const refuse = (res: ServerResponse, cors: OutgoingHttpHeaders, client: Caller, reason: RejectionReason, reply: ErrorReply) => {
     metrics.rejected(reason);
     if (reply.status !== 400 && reply.status !== 404) {
       deps.warnings.warn(`${reason}|${client.key}`, { client: client.address, status: reply.status, reason }, 'request refused');
@@ -98,12 +98,16 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     replyError(res, reply, cors);
   };
 
-  /** The session a request names, or the answer: 400 without the header, 404 for an unknown or ended session. */
-  function sessionOf(req: IncomingMessage): Session | ErrorReply {
+  /**
+   * The session a request names, or the answer: 400 without the header, 404 for an unknown or ended session,
+   * and 404 too for a session another principal opened (the spec's "bind session IDs to user-specific
+   * information": a session id is not a credential).
+   */
+  function sessionOf(req: IncomingMessage, caller: Caller): Session | ErrorReply {
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string') return badRequest('Bad Request: Mcp-Session-Id header is required');
     const session = registry.get(id);
-    return session ?? sessionNotFound;
+    return session && session.principal === caller.principal ? session : sessionNotFound;
   }
 
   /** Rule: a request after initialize may name any revision the bridge supports (400 otherwise); none means 2025-03-26. */
@@ -115,7 +119,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
 
   const streamHeaders = (session: Session, cors: OutgoingHttpHeaders): OutgoingHttpHeaders => ({ ...SSE_HEADERS, ...cors, 'mcp-session-id': session.id });
 
-  function post(session: Session, messages: WireMessage[], res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): void {
+  function post(session: Session, messages: WireMessage[], res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders): void {
     const outcome = session.post(messages);
     if ('refused' in outcome) {
       const { reply, reason } = POST_REFUSALS[outcome.refused];
@@ -126,7 +130,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     session.attach(outcome.stream, new SseResponse(res, streamHeaders(session, cors), deps.sse, { holdHead: true }));
   }
 
-  async function initialize(message: WireMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): Promise<void> {
+  async function initialize(message: WireMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders): Promise<void> {
     const id = idOf(message.message) ?? null;
     const protocolVersion = initializeVersionOf(message.message);
     if (protocolVersion === undefined) {
@@ -172,7 +176,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     post(session, [message], res, client, cors);
   }
 
-  async function handlePost(req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): Promise<void> {
+  async function handlePost(req: IncomingMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders): Promise<void> {
     if (!acceptsPost(req.headers.accept)) {
       return replyError(res, { status: 406, code: ErrorCode.BadRequest, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' }, cors);
     }
@@ -192,7 +196,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
       if (messages.length > 1) return replyError(res, badRequest('Invalid Request: Only one initialization request is allowed', ErrorCode.InvalidRequest), cors);
       return initialize(messages[0], res, client, cors);
     }
-    const session = sessionOf(req);
+    const session = sessionOf(req, client);
     if (isReply(session)) return refuse(res, cors, client, 'session', session);
     if (initializes.length > 0) return replyError(res, badRequest('Invalid Request: Server already initialized', ErrorCode.InvalidRequest), cors);
     const wrongVersion = versionError(req);
@@ -200,11 +204,11 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     post(session, messages, res, client, cors);
   }
 
-  function handleGet(req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): void {
+  function handleGet(req: IncomingMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders): void {
     if (!req.headers.accept?.includes('text/event-stream')) {
       return replyError(res, { status: 406, code: ErrorCode.BadRequest, message: 'Not Acceptable: Client must accept text/event-stream' }, cors);
     }
-    const session = sessionOf(req);
+    const session = sessionOf(req, client);
     if (isReply(session)) return refuse(res, cors, client, 'session', session);
     const wrongVersion = versionError(req);
     if (wrongVersion) return replyError(res, wrongVersion, cors);
@@ -221,8 +225,8 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     session.attach(stream, new SseResponse(res, streamHeaders(session, cors), deps.sse, { holdHead: false }));
   }
 
-  function handleDelete(req: IncomingMessage, res: ServerResponse, client: ClientIdentity, cors: OutgoingHttpHeaders): void {
-    const session = sessionOf(req);
+  function handleDelete(req: IncomingMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders): void {
+    const session = sessionOf(req, client);
     if (isReply(session)) return refuse(res, cors, client, 'session', session);
     const wrongVersion = versionError(req);
     if (wrongVersion) return replyError(res, wrongVersion, cors);

@@ -3,7 +3,7 @@
  * served by a plain Node handler, since it is the hot path; health, readiness and 404 by a small Hono app.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -20,6 +20,8 @@ export interface RouteDeps {
   notReady(): string | undefined;
   metrics: Metrics;
   log: Logger;
+  /** More routes on the Hono app (the OAuth authorization server's). */
+  mount?: (app: Hono<{ Bindings: HttpBindings }>) => void;
 }
 
 function pathOf(url: string | undefined): string {
@@ -30,7 +32,8 @@ function pathOf(url: string | undefined): string {
 
 export function createRequestListener(deps: RouteDeps): RequestListener {
   const { metrics, log } = deps;
-  const app = new Hono();
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  deps.mount?.(app);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
     const reason = deps.notReady();

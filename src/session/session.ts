@@ -46,6 +46,8 @@ export interface SessionOptions {
   /** The client that opened the session: what per-client limits count it by, and its address for logs. */
   clientKey: string;
   clientAddress: string;
+  /** Who opened it (a token, an OAuth grant, or everyone when there is no authentication): only they may use it. */
+  principal: string;
   /** The protocol version the client's initialize asks for (the child's answer may settle another). */
   protocolVersion: string;
 }
@@ -143,6 +145,10 @@ export class Session {
 
   get clientKey(): string {
     return this.options.clientKey;
+  }
+
+  get principal(): string {
+    return this.options.principal;
   }
 
   get pid(): number | undefined {

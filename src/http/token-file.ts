@@ -20,14 +20,15 @@ export class TokenFile {
     return tokens.length;
   }
 
-  /** Whether an Authorization header carries one of the tokens; every token is compared, whatever matches. */
-  accepts(authorization: string | undefined): boolean {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!match) return false;
+  /**
+   * Which token a bearer token is, as a short name of its digest (the principal a session is bound to), or
+   * undefined; every token is compared, whatever matches.
+   */
+  match(bearer: string): string | undefined {
     // Equal-length digests make the comparison constant-time whatever the token's length.
-    const candidate = digest(match[1]);
-    let accepted = false;
-    for (const known of this.digests) accepted = timingSafeEqual(candidate, known) || accepted;
-    return accepted;
+    const candidate = digest(bearer);
+    let found: Buffer | undefined;
+    for (const known of this.digests) if (timingSafeEqual(candidate, known)) found = known;
+    return found && `static:${found.toString('hex').slice(0, 12)}`;
   }
 }

@@ -1,0 +1,35 @@
+/**
+ * Who a request is, for the MCP endpoint: a bearer token from --auth-token-file, or an access token the
+ * built-in authorization server issued, checked by one verifier; with neither configured, everyone is the
+ * same anonymous principal. A session is bound to the principal that opened it.
+ */
+import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { TokenFile } from './token-file.js';
+
+export interface Authentication {
+  /** Whether requests must authenticate at all. */
+  readonly required: boolean;
+  /** The principal an Authorization header proves, or undefined. */
+  principalOf(authorization: string | undefined): string | undefined;
+  /** The WWW-Authenticate of a 401. */
+  challenge(tokenGiven: boolean): string;
+}
+
+export const ANONYMOUS = 'anonymous';
+
+export function authentication(tokens: TokenFile | undefined, oauth: AuthorizationServer | undefined): Authentication {
+  return {
+    required: tokens !== undefined || oauth !== undefined,
+    principalOf(authorization) {
+      if (tokens === undefined && oauth === undefined) return ANONYMOUS;
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+      if (bearer === undefined) return undefined;
+      const grant = oauth?.verify(bearer);
+      return tokens?.match(bearer) ?? (grant && `oauth:${grant}`);
+    },
+    challenge(tokenGiven) {
+      if (oauth) return oauth.challenge(tokenGiven);
+      return tokenGiven ? 'Bearer realm="mcp-bridge", error="invalid_token"' : 'Bearer realm="mcp-bridge"';
+    },
+  };
+}
