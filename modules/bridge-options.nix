@@ -102,6 +102,65 @@ in
     description = "Seconds after which an idle session is closed and its server process stopped.";
   };
 
+  authTokenFile = mkOption {
+    type = types.nullOr types.path;
+    default = null;
+    example = "/var/lib/secrets/mcp-bridge-tokens";
+    description = ''
+      File of bearer tokens, one per line: every request then needs `Authorization: Bearer <token>`
+      (Claude Code, mcp-remote, scripts). A path on this machine (for an instance, on the host), given
+      as a string outside the Nix store; the service reads it as a systemd credential, at each start.
+    '';
+  };
+
+  oauth = {
+    enable = lib.mkEnableOption ''
+      the bridge's built-in OAuth authorization server, so that claude.ai, the Claude apps, Claude Code,
+      mcp-remote and the Inspector connect privately: the owner logs in once per client with a
+      passphrase. Its state (clients, token hashes) persists in the service's state directory'';
+
+    publicUrl = mkOption {
+      type = types.nullOr (types.strMatching "https?://.+");
+      default = null;
+      example = "https://mcp.example.org/mcp";
+      description = ''
+        The endpoint's URL exactly as users type it into claude.ai. Every URL the authorization
+        server advertises comes from it; its host is also an allowed `Host`.
+      '';
+    };
+
+    ownerFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/var/lib/secrets/mcp-bridge-owner";
+      description = ''
+        The owner's passphrase hash, made by `mcp-bridge oauth init FILE`. A path on this machine (for
+        an instance, on the host), given as a string outside the Nix store; read at each start, so a
+        new passphrase takes effect, and revokes every grant, on restart.
+      '';
+    };
+
+    totpFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/var/lib/secrets/mcp-bridge-totp";
+      description = ''
+        A TOTP secret (from `mcp-bridge oauth init FILE --totp TOTPFILE`): the login page then also
+        asks for a code from the owner's authenticator app. Kept like {option}`oauth.ownerFile`.
+      '';
+    };
+
+    redirectAllow = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "https://inspector.example.org/oauth/callback" ];
+      description = ''
+        Redirect URIs (compared exactly) that may receive codes besides Claude's callbacks and
+        loopback ones, for another hosted client.
+      '';
+    };
+  };
+
   allowUnauthenticated = mkOption {
     type = types.bool;
     default = false;

@@ -11,6 +11,7 @@ let
   inherit (lib) mkOption types;
 
   cfg = config.services.mcp-bridge;
+  bridgeAssertions = import ./bridge-assertions.nix { inherit lib; };
 
   # The bridge hands the server an explicit environment only, and TLS clients need a CA bundle.
   serverEnvironment = {
@@ -51,14 +52,41 @@ let
     (toString cfg.pool)
   ]
   ++ lib.optional cfg.shared "--shared"
+  ++ lib.optionals cfg.oauth.enable (
+    [
+      "--oauth"
+      "--public-url"
+      (toString cfg.oauth.publicUrl)
+    ]
+    ++ repeat "--oauth-redirect-allow" cfg.oauth.redirectAllow
+  )
   ++ repeat "--env" (lib.mapAttrsToList (name: value: "${name}=${value}") serverEnvironment)
   ++ cfg.extraArgs;
 
-  # The token file reaches the service as a systemd credential (readable by its dynamic user); %d is the
-  # credentials directory, a specifier that must stay unescaped.
+  # Secret files reach the service as systemd credentials (readable by its dynamic user, copied at each
+  # start): credential name, source file, and the flag that names it.
+  credentials = lib.filter (credential: credential.file != null) [
+    {
+      name = "tokens";
+      file = cfg.authTokenFile;
+      flag = "--auth-token-file";
+    }
+    {
+      name = "owner";
+      file = if cfg.oauth.enable then cfg.oauth.ownerFile else null;
+      flag = "--oauth-owner-file";
+    }
+    {
+      name = "totp";
+      file = if cfg.oauth.enable then cfg.oauth.totpFile else null;
+      flag = "--oauth-totp-file";
+    }
+  ];
+
+  # %d is the credentials directory, a specifier that must stay unescaped.
   execStart = lib.concatStringsSep " " (
     [ (utils.escapeSystemdExecArgs argv) ]
-    ++ lib.optional (cfg.authTokenFile != null) "--auth-token-file %d/tokens"
+    ++ map (credential: "${credential.flag} %d/${credential.name}") credentials
     ++ [ (utils.escapeSystemdExecArgs ([ "--" ] ++ cfg.server.command)) ]
   );
 
@@ -83,16 +111,6 @@ in
       };
     };
 
-    authTokenFile = mkOption {
-      type = types.nullOr types.path;
-      default = null;
-      example = "/run/secrets/mcp-bridge-tokens";
-      description = ''
-        File of bearer tokens, one per line. Every request then needs `Authorization: Bearer <token>`.
-        Give a path outside the Nix store; the service reads it as a systemd credential.
-      '';
-    };
-
     openFirewall = mkOption {
       type = types.bool;
       default = false;
@@ -101,13 +119,14 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions = [
+    assertions = bridgeAssertions "services.mcp-bridge" cfg ++ [
       {
-        assertion = loopback || cfg.authTokenFile != null || cfg.allowUnauthenticated;
+        assertion =
+          loopback || cfg.authTokenFile != null || cfg.oauth.enable || cfg.allowUnauthenticated;
         message =
           "services.mcp-bridge listens on ${cfg.listen.address}, beyond loopback, without authentication: "
-          + "set services.mcp-bridge.authTokenFile, or services.mcp-bridge.allowUnauthenticated = true "
-          + "to serve it unauthenticated on purpose.";
+          + "set services.mcp-bridge.authTokenFile or services.mcp-bridge.oauth, or "
+          + "services.mcp-bridge.allowUnauthenticated = true to serve it unauthenticated on purpose.";
       }
       {
         assertion = !(cfg.shared && cfg.pool > 0);
@@ -119,10 +138,17 @@ in
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.listen.port ];
 
+    # `mcp-bridge oauth …`: the owner's commands (init, list, revoke, client).
+    environment.systemPackages = lib.mkIf cfg.oauth.enable [ cfg.package ];
+
     systemd.services.mcp-bridge = {
       description = "MCP bridge: stdio MCP server over Streamable HTTP";
       wantedBy = [ "multi-user.target" ];
       after = [ "network.target" ];
+      # In a microVM the secret files come over a share, mounted late in boot.
+      unitConfig.RequiresMountsFor = lib.mkIf (credentials != [ ]) (
+        map (credential: credential.file) credentials
+      );
 
       serviceConfig = {
         # The bridge sends READY=1 once it listens, so units ordered after this one (and, in a
@@ -131,7 +157,13 @@ in
         Type = "notify";
         NotifyAccess = "all";
         ExecStart = execStart;
-        LoadCredential = lib.mkIf (cfg.authTokenFile != null) [ "tokens:${cfg.authTokenFile}" ];
+        LoadCredential = lib.mkIf (credentials != [ ]) (
+          map (credential: "${credential.name}:${credential.file}") credentials
+        );
+        # The OAuth clients and token hashes: /var/lib/mcp-bridge (under /var/lib/private, for the dynamic
+        # user), which the bridge finds through $STATE_DIRECTORY.
+        StateDirectory = lib.mkIf cfg.oauth.enable "mcp-bridge";
+        StateDirectoryMode = lib.mkIf cfg.oauth.enable "0700";
         Restart = "always";
         RestartSec = 5;
 

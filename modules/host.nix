@@ -224,6 +224,26 @@ let
       };
     };
 
+  bridgeAssertions = import ./bridge-assertions.nix { inherit lib; };
+
+  # What an instance's guest needs from the host besides the store: its secret files, copied before each
+  # start into a directory shared read-only (nothing else of the host's secrets reaches the guest), and,
+  # with OAuth, a state directory shared writable, so that grants survive the VM and the owner can run
+  # `mcp-bridge oauth list|revoke --state-dir <stateDir>/mcp-bridge` on the host.
+  secretsDirOf = name: "/run/mcp-bridge-instances/${name}";
+  stateDirOf = name: "/var/lib/mcp-bridge-instances/${name}";
+  guestSecretsDir = "/run/mcp-bridge-secrets";
+  secretsOf =
+    instance:
+    lib.filterAttrs (_: file: file != null) {
+      tokens = instance.authTokenFile;
+      owner = if instance.oauth.enable then instance.oauth.ownerFile else null;
+      totp = if instance.oauth.enable then instance.oauth.totpFile else null;
+    };
+  guestSecret =
+    instance: secret:
+    if (secretsOf instance) ? ${secret} then "${guestSecretsDir}/${secret}" else null;
+
   tapUnit = name: "microvm-tap-interfaces@${name}.service";
   tapNames = lib.mapAttrsToList (_: instance: instance.tap.name) instances;
   tc = lib.getExe' pkgs.iproute2 "tc";
@@ -234,6 +254,9 @@ let
   ) instances;
   proxied = lib.filterAttrs (_: instance: instance.expose.loopbackPort != null) instances;
   tunneled = lib.filterAttrs (_: instance: instance.expose.cloudflare != null) instances;
+  prepared = lib.filterAttrs (
+    _: instance: secretsOf instance != { } || instance.oauth.enable
+  ) instances;
 
   trafficControlService =
     name: instance:
@@ -290,6 +313,43 @@ let
       };
     };
 
+  # Runs before the VM's virtiofs daemons, and again at each restart of the VM (partOf), so that a changed
+  # token or owner file reaches the guest on `systemctl restart microvm@<name>`.
+  prepareService =
+    name: instance:
+    let
+      vmUnits = [
+        "microvm-virtiofsd@${name}.service"
+        "microvm@${name}.service"
+      ];
+      secrets = secretsOf instance;
+    in
+    {
+      description = "Secrets and state directory of the mcp-bridge microVM ${name}";
+      before = vmUnits;
+      requiredBy = vmUnits;
+      partOf = [ "microvm@${name}.service" ];
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        UMask = "0077";
+      };
+      script = lib.concatStringsSep "\n" (
+        lib.optionals instance.oauth.enable [
+          "install -d -m 0700 /var/lib/mcp-bridge-instances ${lib.escapeShellArg (stateDirOf name)}"
+        ]
+        ++ [
+          "rm -rf ${lib.escapeShellArg (secretsDirOf name)}"
+          "install -d -m 0700 /run/mcp-bridge-instances ${lib.escapeShellArg (secretsDirOf name)}"
+        ]
+        ++ lib.mapAttrsToList (
+          secret: file:
+          "install -m 0400 ${lib.escapeShellArg file} ${lib.escapeShellArg "${secretsDirOf name}/${secret}"}"
+        ) secrets
+      );
+      postStop = "rm -rf ${lib.escapeShellArg (secretsDirOf name)}";
+    };
+
   proxyService = name: instance: {
     description = "Loopback proxy to the mcp-bridge microVM ${name}";
     # microvm@ becomes active once the guest has booted, which includes the bridge listening.
@@ -338,13 +398,31 @@ let
           inherit (instance.tap) mac;
         }
       ];
-      shares = lib.optional (instance.store == "share") {
-        tag = "ro-store";
-        source = "/nix/store";
-        mountPoint = "/nix/.ro-store";
-        proto = "virtiofs";
-        readOnly = true;
-      };
+      shares =
+        lib.optional (instance.store == "share") {
+          tag = "ro-store";
+          source = "/nix/store";
+          mountPoint = "/nix/.ro-store";
+          proto = "virtiofs";
+          readOnly = true;
+        }
+        ++ lib.optional (secretsOf instance != { }) {
+          tag = "mcp-bridge-secrets";
+          source = secretsDirOf name;
+          mountPoint = guestSecretsDir;
+          proto = "virtiofs";
+          readOnly = true;
+        }
+        # Mounted as the guest's /var/lib/private, where systemd keeps the state directories of dynamic
+        # users: it must be 0700 root, as the host directory is, and the bridge's own directory inside it
+        # is then made and owned by systemd in the guest. No caching: the host's commands write requests.
+        ++ lib.optional instance.oauth.enable {
+          tag = "mcp-bridge-state";
+          source = stateDirOf name;
+          mountPoint = "/var/lib/private";
+          proto = "virtiofs";
+          cache = "never";
+        };
       storeOnDisk = instance.store == "disk";
     };
 
@@ -382,6 +460,11 @@ let
         clientIpHeader
         extraArgs
         ;
+      authTokenFile = guestSecret instance "tokens";
+      oauth = instance.oauth // {
+        ownerFile = guestSecret instance "owner";
+        totpFile = guestSecret instance "totp";
+      };
       # Every connection comes through the host (cloudflared, the loopback proxy): its forwarding headers name the client.
       trustProxy = [ "${instance.hostAddress}/32" ] ++ instance.trustProxy;
       listen = {
@@ -511,14 +594,17 @@ in
             + "its gateway on-link.";
         }
         {
-          assertion = instance.allowUnauthenticated;
+          assertion =
+            instance.allowUnauthenticated || instance.authTokenFile != null || instance.oauth.enable;
           message =
-            "services.mcp-bridge.instances.${name}: the bridge in the microVM listens beyond loopback and "
-            + "instances have no bearer-token support yet; set allowUnauthenticated = true to serve it "
-            + "without authentication on purpose (it is reachable only through the host: expose.cloudflare "
-            + "or expose.loopbackPort), ideally with an unguessable path.";
+            "services.mcp-bridge.instances.${name}: the bridge in the microVM listens beyond loopback "
+            + "without authentication: set authTokenFile (bearer tokens) or oauth (private access from "
+            + "claude.ai), or allowUnauthenticated = true to serve it unauthenticated on purpose, ideally "
+            + "with an unguessable path.";
         }
-      ]) instances
+      ]
+      ++ bridgeAssertions "services.mcp-bridge.instances.${name}" instance
+    ) instances
     );
 
     microvm.vms = lib.mapAttrs (name: instance: { config = guestModule name instance; }) instances;
@@ -549,7 +635,13 @@ in
     systemd.services = lib.mkMerge [
       (unitsFor "mcp-bridge-tc" trafficControlService limited)
       (unitsFor "mcp-bridge-proxy" proxyService proxied)
+      (unitsFor "mcp-bridge-prepare" prepareService prepared)
     ];
+
+    # `mcp-bridge oauth …` on the host: the owner file is made here, and grants are listed and revoked here.
+    environment.systemPackages = lib.mapAttrsToList (_: instance: instance.package) (
+      lib.filterAttrs (_: instance: instance.oauth.enable) instances
+    );
     systemd.sockets = unitsFor "mcp-bridge-proxy" proxySocket proxied;
 
     services.cloudflared.tunnels = lib.mkMerge (

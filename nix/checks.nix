@@ -19,12 +19,7 @@ let
       inherit scenario;
     };
   scenarios = lib.attrNames (import ./tests/scenarios.nix);
-  expectedToFail = [
-    "duplicateCids"
-    "duplicateAddresses"
-    "longTapName"
-    "splitSubnet"
-  ];
+  expectedToFail = import ./tests/expected-to-fail.nix;
 
   # The example host as a real NixOS system, with microvm.nix's host module.
   host =
@@ -36,6 +31,7 @@ let
       ];
     }).config;
   guest = host.microvm.vms.mcp-nixos.config.config;
+  privateGuest = host.microvm.vms.private.config.config;
 
   expectations = {
     "microvm@mcp-nixos waits for the guest's readiness" =
@@ -53,6 +49,15 @@ let
     "cloudflared routes the hostname to the guest" =
       host.services.cloudflared.tunnels.home.ingress."mcp-nixos.example.org"
       == "http://192.168.100.2:8080";
+    "the private guest mounts its state share as /var/lib/private" =
+      lib.any (
+        share: share.tag == "mcp-bridge-state" && share.mountPoint == "/var/lib/private"
+      ) privateGuest.microvm.shares;
+    "the private guest's bridge keeps its state in a StateDirectory" =
+      privateGuest.systemd.services.mcp-bridge.serviceConfig.StateDirectory == "mcp-bridge";
+    "the private instance's secrets are copied before its virtiofs daemons start" =
+      lib.elem "microvm-virtiofsd@private.service"
+        host.systemd.services.mcp-bridge-prepare-private.before;
     "the loopback proxy listens on 127.0.0.1" =
       host.systemd.sockets.mcp-bridge-proxy-tailnet.listenStreams == [ "127.0.0.1:18080" ];
   };

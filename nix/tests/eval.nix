@@ -44,6 +44,7 @@ let
       networkdEnabled = config.systemd.network.enable;
       networks = config.systemd.network.networks;
       service = config.systemd.services.mcp-bridge or null;
+      systemPackages = config.environment.systemPackages;
     }
     // lib.optionalAttrs (config ? microvm) {
       microvm = {
@@ -65,6 +66,7 @@ let
             proto
             readOnly
             socket
+            cache
             ;
         }) config.microvm.shares;
       };
@@ -103,6 +105,7 @@ let
       dhcpcdDenyInterfaces = config.networking.dhcpcd.denyInterfaces;
       trustedInterfaces = config.networking.firewall.trustedInterfaces;
       cloudflared = config.services.cloudflared.tunnels;
+      systemPackages = config.environment.systemPackages;
     };
 
   evalStandaloneGuest =

@@ -1,5 +1,6 @@
 # A host as the README describes it: mcp-nixos public through Cloudflare Tunnel from its own store
-# disk, and a second instance for the tailnet on a loopback port. Evaluated by the flake checks.
+# disk, a private instance for claude.ai behind OAuth through the same tunnel, and one for the tailnet on
+# a loopback port. Evaluated by the flake checks.
 {
   system.stateVersion = "26.05";
   boot.loader.grub.enable = false;
@@ -28,6 +29,22 @@
       expose.cloudflare = {
         tunnel = "home";
         hostname = "mcp-nixos.example.org";
+      };
+    };
+    private = {
+      vsockCid = 5;
+      hostAddress = "192.168.100.5";
+      guestAddress = "192.168.100.6";
+      store = "disk";
+      oauth = {
+        enable = true;
+        publicUrl = "https://mcp-private.example.org/mcp";
+        # Made on the host with `mcp-bridge oauth init /var/lib/secrets/mcp-private-owner`.
+        ownerFile = "/var/lib/secrets/mcp-private-owner";
+      };
+      expose.cloudflare = {
+        tunnel = "home";
+        hostname = "mcp-private.example.org";
       };
     };
     tailnet = {

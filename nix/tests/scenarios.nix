@@ -69,7 +69,7 @@
     };
   };
 
-  # The instances of the host in docs/nixos.md, which the flake checks also evaluate in full.
+  # The instances of the README's example host, which the flake checks also evaluate in full.
   exampleHost = {
     kind = "host";
     module.services.mcp-bridge.instances =
@@ -163,7 +163,6 @@
     };
   };
 
-  # The guest service on a public address, neither with tokens nor allowed to go without.
   # A warm pool and a shared server at once: one must go.
   guestPoolAndShared = {
     kind = "guest";
@@ -174,6 +173,7 @@
     };
   };
 
+  # The guest service on a public address, neither with tokens nor allowed to go without.
   publicGuestWithoutAuth = {
     kind = "guest";
     module.services.mcp-bridge = {
@@ -189,6 +189,80 @@
       enable = true;
       listen.address = "0.0.0.0";
       authTokenFile = "/run/secrets/mcp-tokens";
+    };
+  };
+
+  # The guest service private to its owner through OAuth, with a second factor.
+  guestWithOAuth = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      listen.address = "0.0.0.0";
+      oauth = {
+        enable = true;
+        publicUrl = "https://mcp.example.org/mcp";
+        ownerFile = "/var/lib/secrets/mcp-owner";
+        totpFile = "/var/lib/secrets/mcp-totp";
+        redirectAllow = [ "https://inspector.example.org/oauth/callback" ];
+      };
+    };
+  };
+
+  # An instance private through OAuth (with tokens too, for Claude Code), and one with tokens only.
+  privateInstances = {
+    kind = "host";
+    module.services.mcp-bridge.instances = {
+      private = {
+        vsockCid = 3;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+        store = "disk";
+        authTokenFile = "/var/lib/secrets/private-tokens";
+        oauth = {
+          enable = true;
+          publicUrl = "https://mcp.example.org/mcp";
+          ownerFile = "/var/lib/secrets/private-owner";
+          totpFile = "/var/lib/secrets/private-totp";
+        };
+        expose.cloudflare = {
+          tunnel = "home";
+          hostname = "mcp.example.org";
+        };
+      };
+      tokens = {
+        vsockCid = 4;
+        hostAddress = "192.168.100.3";
+        guestAddress = "192.168.100.4";
+        authTokenFile = "/var/lib/secrets/tokens";
+        expose.loopbackPort = 18081;
+      };
+    };
+  };
+
+  # OAuth turned on with neither the URL nor the owner file.
+  oauthIncomplete = {
+    kind = "host";
+    module.services.mcp-bridge.instances.alpha = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+      oauth.enable = true;
+    };
+  };
+
+  # Secrets in the world-readable store: a store path, and a Nix path that would be copied there.
+  secretsInStore = {
+    kind = "host";
+    module.services.mcp-bridge.instances.alpha = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+      authTokenFile = "/nix/store/00000000000000000000000000000000-tokens";
+      oauth = {
+        enable = true;
+        publicUrl = "https://mcp.example.org/mcp";
+        ownerFile = ./stubs.nix;
+      };
     };
   };
 }

@@ -44,6 +44,10 @@ let
         default = [ ];
       };
       warnings = strings;
+      environment.systemPackages = mkOption {
+        type = types.listOf types.anything;
+        default = [ ];
+      };
       system.stateVersion = mkOption {
         type = types.str;
         default = "26.05";

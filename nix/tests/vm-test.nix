@@ -1,5 +1,7 @@
-# A NixOS VM running the guest module in front of a tiny stdio MCP server; curl drives an MCP
-# session through it. Needs no network, unlike mcp-nixos's tools.
+# NixOS VMs running the guest module in front of a tiny stdio MCP server; curl drives MCP sessions
+# through them. `machine` serves it openly on loopback; `private` behind OAuth, where curl plays the
+# client and the owner (registration, login, tokens) and root revokes a grant with `mcp-bridge oauth`.
+# Needs no network, unlike mcp-nixos's tools.
 { pkgs, guestModule }:
 
 let
@@ -30,11 +32,9 @@ let
         else:
             reply(message["id"], {})
   '';
-in
-{
-  name = "mcp-bridge-guest";
 
-  nodes.machine = {
+  # The guest service in front of the tiny server, with curl for the test script.
+  tinyBridge = {
     imports = [ guestModule ];
 
     services.mcp-bridge = {
@@ -47,9 +47,31 @@ in
 
     environment.systemPackages = [ pkgs.curl ];
   };
+in
+{
+  name = "mcp-bridge-guest";
+
+  nodes.machine = tinyBridge;
+
+  nodes.private = {
+    imports = [ tinyBridge ];
+
+    services.mcp-bridge.oauth = {
+      enable = true;
+      publicUrl = "http://127.0.0.1:8080/mcp";
+      ownerFile = "/var/lib/secrets/mcp-owner";
+    };
+    # Started by the test once it has made the owner file.
+    systemd.services.mcp-bridge.wantedBy = pkgs.lib.mkForce [ ];
+  };
 
   testScript = ''
+    import base64
+    import hashlib
     import json
+    import re
+    import secrets
+    import urllib.parse
 
     url = "http://127.0.0.1:8080/mcp"
     headers = "-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream'"
@@ -82,5 +104,76 @@ in
     # SIGTERM drains and exits 0.
     machine.succeed("systemctl stop mcp-bridge.service")
     assert machine.succeed("systemctl show -P Result mcp-bridge.service").strip() == "success"
+
+    # OAuth: the owner file outside the store, made the way the README says.
+    passphrase = "correct horse battery staple"
+    private.succeed(f"mkdir -p /var/lib/secrets && echo '{passphrase}' | mcp-bridge oauth init /var/lib/secrets/mcp-owner --passphrase-stdin")
+    private.succeed("systemctl start mcp-bridge.service")
+    private.wait_for_unit("mcp-bridge.service")
+
+    initialize = json.dumps({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
+    })
+
+
+    def mcp_status(token=None):
+        auth = f"-H 'Authorization: Bearer {token}'" if token else ""
+        return private.succeed(f"curl -s -o /dev/null -D /tmp/headers -w '%{{http_code}}' {headers} {auth} -d '{initialize}' {url}").strip()
+
+
+    assert mcp_status() == "401"
+    assert "resource_metadata=" in private.succeed("cat /tmp/headers")
+    metadata = json.loads(private.succeed("curl -fsS http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp"))
+    assert metadata["resource"] == "http://127.0.0.1:8080/mcp", metadata
+
+    callback = "http://127.0.0.1:9/callback"
+
+
+    def grant():
+        registration = {"client_name": "vm test", "redirect_uris": [callback]}
+        client = json.loads(private.succeed(f"curl -fsS -H 'Content-Type: application/json' -d '{json.dumps(registration)}' http://127.0.0.1:8080/register"))
+        verifier = secrets.token_urlsafe(32)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = urllib.parse.urlencode({
+            "response_type": "code",
+            "client_id": client["client_id"],
+            "redirect_uri": callback,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": "s",
+        })
+        page = private.succeed(f"curl -fsS 'http://127.0.0.1:8080/authorize?{query}'")
+        request_id = re.search(r'name="request_id" value="([^"]+)"', page).group(1)
+        login = private.succeed(f"curl -s -o /dev/null -D - --data-urlencode request_id={request_id} --data-urlencode 'passphrase={passphrase}' http://127.0.0.1:8080/authorize")
+        location = re.search(r"(?im)^location: (\S+)", login).group(1)
+        code = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)["code"][0]
+        tokens = json.loads(private.succeed(
+            "curl -fsS -d grant_type=authorization_code"
+            f" --data-urlencode code={code} --data-urlencode redirect_uri={callback}"
+            f" --data-urlencode client_id={client['client_id']} --data-urlencode code_verifier={verifier}"
+            " http://127.0.0.1:8080/token"
+        ))
+        return tokens["access_token"]
+
+
+    first, second = grant(), grant()
+    assert mcp_status(first) == "200"
+
+    # Grants survive a restart of the service (its StateDirectory), and no token is stored.
+    private.succeed("systemctl restart mcp-bridge.service")
+    private.wait_for_unit("mcp-bridge.service")
+    assert mcp_status(second) == "200"
+    private.fail(f"grep -r {first} /var/lib/mcp-bridge")
+
+    # Root revokes one grant; the bridge, running as its dynamic user, applies it before the command returns.
+    listing = private.succeed("mcp-bridge oauth list --state-dir /var/lib/mcp-bridge")
+    grant_ids = re.findall(r"(?m)^\s+(grant_\S+)", listing)
+    assert len(grant_ids) == 2, listing
+    revoked = private.succeed(f"mcp-bridge oauth revoke {grant_ids[0]} --state-dir /var/lib/mcp-bridge")
+    assert "the running bridge has applied it" in revoked, revoked
+    assert sorted([mcp_status(first), mcp_status(second)]) == ["200", "401"]
   '';
 }

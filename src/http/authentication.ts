@@ -3,8 +3,15 @@
  * built-in authorization server issued, checked by one verifier; with neither configured, everyone is the
  * same anonymous principal. A session is bound to the principal that opened it.
  */
-import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import type { TokenFile } from './token-file.js';
+
+/** What the endpoint needs of the authorization server (src/oauth), which sits above HTTP and provides it. */
+export interface AccessTokens {
+  /** The grant an access token belongs to, if it is valid now. */
+  verify(accessToken: string): string | undefined;
+  /** The WWW-Authenticate of a 401: where the metadata is. */
+  challenge(tokenGiven: boolean): string;
+}
 
 export interface Authentication {
   /** Whether requests must authenticate at all. */
@@ -17,7 +24,7 @@ export interface Authentication {
 
 export const ANONYMOUS = 'anonymous';
 
-export function authentication(tokens: TokenFile | undefined, oauth: AuthorizationServer | undefined): Authentication {
+export function authentication(tokens: TokenFile | undefined, oauth: AccessTokens | undefined): Authentication {
   return {
     required: tokens !== undefined || oauth !== undefined,
     principalOf(authorization) {

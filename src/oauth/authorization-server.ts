@@ -283,7 +283,8 @@ export class AuthorizationServer {
       if (step !== undefined) this.lastTotpStep = step;
     }
     if (!ok) {
-      await this.perClientFailures.penalty(from);
+      const fromHere = await this.perClientFailures.penalty(from);
+      if (fromHere.consumedPoints >= LOGIN_LIMITS.perClient.points) await this.perClientFailures.block(from, LOGIN_LIMITS.perClient.blockDuration);
       const overall = await this.overallFailures.penalty('all');
       this.deps.log.warn({ client: from, client_id: pending.client.id }, 'failed owner login');
       if (overall.consumedPoints >= LOGIN_LIMITS.overall.points) {

@@ -49,6 +49,11 @@ function nixFiles(dir: string): string[] {
 
 interface Unit {
   description?: string;
+  before?: string[];
+  requiredBy?: string[];
+  partOf?: string[];
+  script?: string;
+  postStop?: string;
   requires: string[];
   after: string[];
   bindsTo: string[];
@@ -67,7 +72,8 @@ interface Guest {
   networks: Record<string, unknown>;
   firewallTCPPorts: number[];
   failedAssertions: string[];
-  service: Unit | null;
+  service: (Unit & { unitConfig?: Record<string, unknown> }) | null;
+  systemPackages: string[];
   microvm?: {
     hypervisor: string;
     vcpu: number;
@@ -90,6 +96,7 @@ interface Host {
   dhcpcdDenyInterfaces: string[];
   trustedInterfaces: string[];
   cloudflared: Record<string, { ingress: Record<string, string> }>;
+  systemPackages: string[];
 }
 
 const evaluations = new Map<string, Promise<unknown>>();
@@ -231,7 +238,7 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     it('refuses a public address without tokens or allowUnauthenticated', async () => {
       const { failedAssertions } = await evaluate<Guest>('publicGuestWithoutAuth');
       expect(failedAssertions).toHaveLength(1);
-      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge listens on 0\.0\.0\.0, .*authTokenFile/);
+      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge listens on 0\.0\.0\.0, .*authTokenFile or services\.mcp-bridge\.oauth/);
     });
 
     it('refuses a warm pool together with a shared server', async () => {
@@ -249,6 +256,33 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
         '%d/tokens',
       ]);
       expect(argv.indexOf('--auth-token-file')).toBeLessThan(argv.indexOf('--'));
+    });
+
+    it('with oauth: passes the public URL, hands the owner and TOTP files over as credentials, keeps a state directory', async () => {
+      const { failedAssertions, service, systemPackages } = await evaluate<Guest>('guestWithOAuth');
+      expect(failedAssertions).toEqual([]);
+      const argv = execArgv(service?.serviceConfig.ExecStart);
+      const after = (flag: string) => argv[argv.indexOf(flag) + 1];
+      expect(argv).toContain('--oauth');
+      expect(after('--public-url')).toBe('https://mcp.example.org/mcp');
+      expect(after('--oauth-redirect-allow')).toBe('https://inspector.example.org/oauth/callback');
+      expect(after('--oauth-owner-file')).toBe('%d/owner');
+      expect(after('--oauth-totp-file')).toBe('%d/totp');
+      expect(argv.indexOf('--oauth-totp-file')).toBeLessThan(argv.indexOf('--'));
+      expect(service?.serviceConfig).toMatchObject({
+        LoadCredential: ['owner:/var/lib/secrets/mcp-owner', 'totp:/var/lib/secrets/mcp-totp'],
+        // The bridge finds it through $STATE_DIRECTORY.
+        StateDirectory: 'mcp-bridge',
+        StateDirectoryMode: '0700',
+        DynamicUser: true,
+      });
+      expect(service?.unitConfig?.RequiresMountsFor).toEqual(['/var/lib/secrets/mcp-owner', '/var/lib/secrets/mcp-totp']);
+      // `mcp-bridge oauth` for the owner.
+      expect(systemPackages).toEqual([`${STUB}-mcp-bridge`]);
+      // Without oauth, none of it.
+      const plain = await evaluate<Guest>('guestWithTokens');
+      expect(plain.service?.serviceConfig).not.toHaveProperty('StateDirectory');
+      expect(plain.systemPackages).toEqual([]);
     });
   });
 
@@ -292,6 +326,7 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
           proto: 'virtiofs',
           readOnly: true,
           socket: 'tailnet-virtiofs-ro-store.sock',
+          cache: 'auto',
         },
       ]);
       expect(vms.tailnet?.microvm?.storeOnDisk).toBe(false);
@@ -415,11 +450,88 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     });
   });
 
-  it('evaluates the example host of docs/nixos.md without failed assertions', async () => {
+  describe('host module, authenticated instances', () => {
+    const host = () => evaluate<Host>('privateInstances');
+
+    it('need no allowUnauthenticated, and the guest bridge gets OAuth, tokens and the TOTP file from its secrets share', async () => {
+      const { failedAssertions, vms } = await host();
+      expect(failedAssertions).toEqual([]);
+      expect(vms.private?.failedAssertions).toEqual([]);
+      const service = vms.private?.service;
+      const argv = execArgv(service?.serviceConfig.ExecStart);
+      expect(argv).not.toContain('--allow-unauthenticated');
+      expect(argv).toContain('--oauth');
+      expect(argv[argv.indexOf('--public-url') + 1]).toBe('https://mcp.example.org/mcp');
+      expect(argv.join(' ')).toContain('--allowed-host mcp.example.org');
+      expect(service?.serviceConfig.LoadCredential).toEqual([
+        'tokens:/run/mcp-bridge-secrets/tokens',
+        'owner:/run/mcp-bridge-secrets/owner',
+        'totp:/run/mcp-bridge-secrets/totp',
+      ]);
+      expect(service?.serviceConfig.StateDirectory).toBe('mcp-bridge');
+      expect(execArgv(vms.tokens?.service?.serviceConfig.ExecStart)).not.toContain('--oauth');
+      expect(vms.tokens?.service?.serviceConfig.LoadCredential).toEqual(['tokens:/run/mcp-bridge-secrets/tokens']);
+    });
+
+    it("shares only the instance's own secret copies read-only, and its state directory writable as the guest's /var/lib/private", async () => {
+      const { vms } = await host();
+      expect(vms.private?.microvm?.shares).toEqual([
+        {
+          tag: 'mcp-bridge-secrets',
+          source: '/run/mcp-bridge-instances/private',
+          mountPoint: '/run/mcp-bridge-secrets',
+          proto: 'virtiofs',
+          readOnly: true,
+          socket: 'private-virtiofs-mcp-bridge-secrets.sock',
+          cache: 'auto',
+        },
+        {
+          tag: 'mcp-bridge-state',
+          source: '/var/lib/mcp-bridge-instances/private',
+          mountPoint: '/var/lib/private',
+          proto: 'virtiofs',
+          readOnly: false,
+          socket: 'private-virtiofs-mcp-bridge-state.sock',
+          cache: 'never',
+        },
+      ]);
+      // Tokens only: a secrets share beside the store, no state.
+      expect(vms.tokens?.microvm?.shares.map((share) => share.tag)).toEqual(['ro-store', 'mcp-bridge-secrets']);
+    });
+
+    it('copies the secrets before the virtiofs daemons start, at each start of the VM, and removes them when it stops', async () => {
+      const { services, systemPackages } = await host();
+      const prepare = services['mcp-bridge-prepare-private'];
+      const vmUnits = ['microvm-virtiofsd@private.service', 'microvm@private.service'];
+      expect(prepare).toMatchObject({ before: vmUnits, requiredBy: vmUnits, partOf: ['microvm@private.service'] });
+      expect(prepare?.serviceConfig).toMatchObject({ Type: 'oneshot', RemainAfterExit: true, UMask: '0077' });
+      expect(prepare?.script?.split('\n')).toEqual([
+        'install -d -m 0700 /var/lib/mcp-bridge-instances /var/lib/mcp-bridge-instances/private',
+        'rm -rf /run/mcp-bridge-instances/private',
+        'install -d -m 0700 /run/mcp-bridge-instances /run/mcp-bridge-instances/private',
+        "install -m 0400 /var/lib/secrets/private-owner /run/mcp-bridge-instances/private/owner",
+        "install -m 0400 /var/lib/secrets/private-tokens /run/mcp-bridge-instances/private/tokens",
+        "install -m 0400 /var/lib/secrets/private-totp /run/mcp-bridge-instances/private/totp",
+      ]);
+      expect(prepare?.postStop).toBe('rm -rf /run/mcp-bridge-instances/private');
+      expect(services['mcp-bridge-prepare-tokens']?.script).not.toContain('mcp-bridge-instances/tokens/owner');
+      // The owner's commands on the host.
+      expect(systemPackages).toEqual([`${STUB}-mcp-bridge`]);
+      // Instances without secrets need no preparation.
+      expect(Object.keys((await evaluate<Host>('instances')).services).filter((name) => name.includes('prepare'))).toEqual([]);
+    });
+  });
+
+  it("evaluates the README's example host without failed assertions", async () => {
     const { failedAssertions, vms, cloudflared } = await evaluate<Host>('exampleHost');
     expect(failedAssertions).toEqual([]);
     expect(vms['mcp-nixos']?.microvm?.storeOnDisk).toBe(true);
-    expect(cloudflared.home?.ingress).toEqual({ 'mcp-nixos.example.org': 'http://192.168.100.2:8080' });
+    expect(cloudflared.home?.ingress).toEqual({
+      'mcp-nixos.example.org': 'http://192.168.100.2:8080',
+      'mcp-private.example.org': 'http://192.168.100.6:8080',
+    });
+    expect(vms.private?.failedAssertions).toEqual([]);
+    expect(execArgv(vms.private?.service?.serviceConfig.ExecStart)).toContain('--oauth');
   });
 
   it('lets a host run a bridge of its own through the guest module next to its instances', async () => {
@@ -457,7 +569,35 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     it('requires an instance to allow serving without authentication explicitly', async () => {
       const { failedAssertions } = await evaluate<Host>('unauthenticatedInstance');
       expect(failedAssertions).toHaveLength(1);
-      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge\.instances\.alpha: .*set allowUnauthenticated = true/);
+      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge\.instances\.alpha: .*set authTokenFile .* or oauth .*, or allowUnauthenticated = true/);
+    });
+
+    it('requires oauth.publicUrl and oauth.ownerFile once oauth is on', async () => {
+      const { failedAssertions } = await evaluate<Host>('oauthIncomplete');
+      expect(failedAssertions).toEqual([
+        expect.stringMatching(/^services\.mcp-bridge\.instances\.alpha\.oauth\.enable needs services\.mcp-bridge\.instances\.alpha\.oauth\.publicUrl: /),
+        expect.stringMatching(/^services\.mcp-bridge\.instances\.alpha\.oauth\.enable needs services\.mcp-bridge\.instances\.alpha\.oauth\.ownerFile: .*mcp-bridge oauth init/),
+      ]);
+    });
+
+    it('rejects a secret file inside the Nix store, or a Nix path that would be copied there', async () => {
+      const { failedAssertions } = await evaluate<Host>('secretsInStore');
+      expect(failedAssertions).toEqual([
+        expect.stringMatching(/^services\.mcp-bridge\.instances\.alpha\.authTokenFile is \/nix\/store\/0+-tokens, which is .*inside the world-readable Nix store/),
+        expect.stringMatching(/^services\.mcp-bridge\.instances\.alpha\.oauth\.ownerFile is \/.*\/nix\/tests\/stubs\.nix, which is \(or would be copied\) inside/),
+      ]);
+    });
+
+    it('the flake check expects exactly the scenarios that fail an assertion to fail', async () => {
+      const { stdout } = await run('nix-instantiate', ['--eval', '--strict', '--json', '--expr', 'builtins.attrNames (import ' + join(repoRoot, 'nix/tests/scenarios.nix') + ')']);
+      const scenarios = JSON.parse(stdout) as string[];
+      const failing = [];
+      for (const scenario of scenarios) {
+        const result = await evaluate<{ failedAssertions: string[] }>(scenario);
+        if (result.failedAssertions.length > 0) failing.push(scenario);
+      }
+      const { stdout: expected } = await run('nix-instantiate', ['--eval', '--strict', '--json', join(repoRoot, 'nix/tests/expected-to-fail.nix')]);
+      expect(failing.sort()).toEqual((JSON.parse(expected) as string[]).sort());
     });
 
     it('rejects host and guest addresses in different /24 networks', async () => {
