@@ -70,6 +70,13 @@ function startAuthorizationServer(oauth: OAuthConfig, path: string, identify: Cl
 /** After SIGKILL a process group still takes a moment to go; an evicted session's child is awaited this much longer than its grace. */
 const EXIT_AFTER_KILL_MS = 2000;
 
+/**
+ * How long an idle keep-alive connection stays open: longer than the proxies and clients in front keep
+ * theirs (cloudflared 90 s, nginx 60 s, Node's agent 5 s), so that they close it first. With Node's default
+ * of 5 s the bridge closed connections a proxy was about to reuse, and that request failed.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 100_000;
+
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
   const tokens = loadTokens(config, log);
   const { limits } = config;
@@ -169,6 +176,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     },
     listener,
   );
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
