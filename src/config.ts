@@ -13,14 +13,16 @@ export interface ChildCommand {
 export interface Config {
   host: string;
   port: number;
-  /** Endpoint path without a trailing slash (served with and without one). */
+  /** --path without a trailing slash: where the only server is served, and what --public-url names. */
   path: string;
+  /** The servers, each with its own child, paths and limits: one (`default`, at `path`) without --config. */
+  servers: ServerConfig[];
+  /** With --config, the path of GET /servers (`<path-prefix>/servers`); `undefined`: the one server of the command line. */
+  serverList: string | undefined;
   /** Origins allowed besides the built-in ones (normalised `scheme://host[:port]`, lowercase). */
   allowedOrigins: string[];
   /** Host names (no port, lowercase) allowed in the Host header besides the loopback names. */
   allowedHosts: string[];
-  /** File of bearer tokens, one per line; `undefined`: none. */
-  authTokenFile: string | undefined;
   /** The built-in single-owner OAuth authorization server; `undefined`: off. */
   oauth: OAuthConfig | undefined;
   /** Peers (CIDR ranges) that may name the client in `clientIpHeader`. */
@@ -30,11 +32,6 @@ export interface Config {
   /** IPv6 clients share per-client limits per network of this prefix length. */
   ipv6Prefix: number;
   limits: Limits;
-  idleTimeoutMs: number;
-  /** Children kept started ahead of need (0: spawn on initialize). */
-  pool: number;
-  /** One child for every session instead of one each. */
-  shared: boolean;
   keepAliveMs: number;
   killGraceMs: number;
   shutdownTimeoutMs: number;
@@ -42,10 +39,6 @@ export interface Config {
   logFormat: LogFormat;
   /** Where Prometheus metrics are served; `undefined`: nowhere. */
   metricsListen: { host: string; port: number } | undefined;
-  child: ChildCommand;
-  /** The child's complete environment. */
-  childEnv: Record<string, string>;
-  childCwd: string | undefined;
   /** Resumable SSE streams (Last-Event-ID); `undefined` turns resumability off. */
   resume: ResumeConfig | undefined;
   /** SSE polling (SEP-1699): a primed stream quiet this long is closed, and the client resumes it with GET; `undefined`: never. */
@@ -54,6 +47,35 @@ export interface Config {
   notifySocket: string | undefined;
   /** systemd's watchdog interval (WATCHDOG_USEC) in ms when it watches this process. */
   watchdogMs: number | undefined;
+}
+
+/** One MCP server the bridge serves: its command, where it is served, and what is its own. */
+export interface ServerConfig {
+  /** `default` for the command line's server; else its name in the --config file ([a-z0-9-]+). */
+  name: string;
+  /** The endpoint paths it is served at, without a trailing slash. */
+  paths: string[];
+  child: ChildCommand;
+  /** The child's complete environment. */
+  childEnv: Record<string, string>;
+  childCwd: string | undefined;
+  /** Children kept started ahead of need (0: spawn on initialize). */
+  pool: number;
+  /** One child for every session instead of one each. */
+  shared: boolean;
+  /** Its own session cap, within limits.maxSessions for all servers together. */
+  maxSessions: number;
+  idleTimeoutMs: number;
+  /** File of bearer tokens for this server (--auth-token-file unless its entry names its own); `undefined`: none. */
+  authTokenFile: string | undefined;
+  /** Tools hidden from its clients; `undefined`: all shown. */
+  tools: ToolFilterConfig | undefined;
+}
+
+/** Globs (`*`, `?`, `[…]`, `{a,b}`) over tool names; a tool is shown when allowed (or no allow list) and not denied. */
+export interface ToolFilterConfig {
+  allow: string[] | undefined;
+  deny: string[];
 }
 
 /** Everything that bounds what one client, one session or the whole bridge may use. */
@@ -95,8 +117,10 @@ export interface Limits {
 }
 
 export interface OAuthConfig {
-  /** The MCP endpoint's URL as users type it (no trailing slash): the resource, and where the issuer's origin comes from. */
+  /** The URL --path is reached at, as users type it (no trailing slash): where the issuer's origin comes from. */
   publicUrl: string;
+  /** Each served path and its public URL: the resource its tokens are for. */
+  resources: Array<{ path: string; url: string }>;
   /** One line, the scrypt hash of the owner's passphrase (`mcp-bridge oauth init`). */
   ownerFile: string;
   /** A base32 TOTP secret, for a second factor; `undefined`: passphrase only. */

@@ -1,37 +1,34 @@
 /** Start and stop: wire the layers, listen, report to systemd, and drain on SIGINT/SIGTERM. */
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChildProcess } from './child/child-process.js';
 import { detectContainment } from './child/containment.js';
 import { commandIsRunnable } from './child/find-command.js';
 import { startOrphanGuard } from './child/orphan-guard.js';
-import { SharedChild } from './child/shared-child.js';
-import { dedicatedUpstream, type Upstream, type UpstreamEvents } from './child/upstream.js';
-import { WarmPool } from './child/warm-pool.js';
-import { ConfigError, type Config, type OAuthConfig } from './config.js';
-import { createAdmission, type Caller } from './http/admission.js';
-import { authentication } from './http/authentication.js';
+import { ConfigError, type Config, type OAuthConfig, type ServerConfig } from './config.js';
+import { createAdmission } from './http/admission.js';
+import { anyOf, authentication, type Authentication } from './http/authentication.js';
 import { TokenFile } from './http/token-file.js';
 import { clientIdentityResolver, type ClientIdentityResolver } from './http/client-address.js';
 import { guardPolicy, type GuardPolicy } from './http/guards.js';
 import { createMcpEndpoint } from './http/mcp-endpoint.js';
 import { ClientRateLimit } from './http/rate-limits.js';
-import { createRequestListener } from './http/routes.js';
+import { createRequestListener, type McpRoute } from './http/routes.js';
 import { SseClock } from './http/sse-response.js';
 import { ThrottledWarnings, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
 import { AuthorizationServer } from './oauth/authorization-server.js';
+import { Backend } from './session/backend.js';
 import { OutboundBudget } from './session/outbound-log.js';
-import { SessionRegistry, type Reservation } from './session/registry.js';
-import { Session } from './session/session.js';
+import { SessionRegistry } from './session/registry.js';
 import { createNotifier, startWatchdog } from './systemd-notify.js';
-import { VERSION } from './version.js';
 
 export interface RunningBridge {
+  /** The MCP endpoint's URL; with --config, the server list's. */
   url: string;
+  /** Each server's URL (its first path). */
+  servers: Array<{ name: string; url: string }>;
   metricsUrl: string | undefined;
-  /** Re-reads the token file and the OAuth owner file and state (SIGHUP). */
+  /** Re-reads the token files and the OAuth owner file and state (SIGHUP). */
   reloadTokens(): void;
   /** Stops accepting, ends every session, waits for children (bounded by the shutdown timeout). */
   stop(): Promise<void>;
@@ -42,24 +39,27 @@ function urlOf(address: AddressInfo, path: string): string {
   return `http://${host}:${address.port}${path}`;
 }
 
-/** Throws a readable message when the token file cannot be used; the CLI turns it into exit code 2. */
-function loadTokens(config: Config, log: Logger): TokenFile | undefined {
-  if (config.authTokenFile === undefined) return undefined;
-  const tokens = new TokenFile(config.authTokenFile);
-  let count: number;
-  try {
-    count = tokens.load();
-  } catch (error) {
-    throw new ConfigError(`--auth-token-file: ${(error as Error).message}`);
+/** Each token file the servers name, loaded once; throws a readable message when one cannot be used (exit code 2). */
+function loadTokenFiles(servers: ServerConfig[], log: Logger): Map<string, TokenFile> {
+  const files = new Map<string, TokenFile>();
+  for (const path of new Set(servers.flatMap((server) => server.authTokenFile ?? []))) {
+    const tokens = new TokenFile(path);
+    let count: number;
+    try {
+      count = tokens.load();
+    } catch (error) {
+      throw new ConfigError(`--auth-token-file: ${(error as Error).message}`);
+    }
+    log.info({ file: path, tokens: count }, 'bearer tokens loaded');
+    files.set(path, tokens);
   }
-  log.info({ file: config.authTokenFile, tokens: count }, 'bearer tokens loaded');
-  return tokens;
+  return files;
 }
 
 /** Throws a readable message when the owner file or the state directory cannot be used (exit code 2). */
-function startAuthorizationServer(oauth: OAuthConfig, path: string, identify: ClientIdentityResolver, policy: GuardPolicy, log: Logger): AuthorizationServer {
+function startAuthorizationServer(oauth: OAuthConfig, identify: ClientIdentityResolver, policy: GuardPolicy, log: Logger): AuthorizationServer {
   try {
-    const server = new AuthorizationServer({ config: oauth, localPath: path, identify, policy, log });
+    const server = new AuthorizationServer({ config: oauth, identify, policy, log });
     log.info({ publicUrl: oauth.publicUrl, stateDir: oauth.stateDir, totp: oauth.totpFile !== undefined }, 'OAuth authorization server on');
     return server;
   } catch (error) {
@@ -78,7 +78,7 @@ const EXIT_AFTER_KILL_MS = 2000;
 const KEEP_ALIVE_TIMEOUT_MS = 100_000;
 
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
-  const tokens = loadTokens(config, log);
+  const tokenFiles = loadTokenFiles(config.servers, log);
   const { limits } = config;
   const metrics = new Metrics({ processMetrics: config.metricsListen !== undefined });
   const warnings = new ThrottledWarnings(log);
@@ -93,78 +93,62 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   const budget = new OutboundBudget(limits.maxBytesTotal);
   metrics.watchBuffered(() => budget.used);
   const sse = new SseClock({ keepAliveMs: config.keepAliveMs, pollMs: config.ssePollMs, lingerMs: limits.stallTimeoutMs });
-  let stopping: Promise<void> | undefined;
-
-  const spawnChild = async () => {
-    const child = await ChildProcess.spawn({ command: config.child, env: config.childEnv, cwd: config.childCwd, guard, containment });
-    metrics.childSpawned();
-    return child;
-  };
-  const pool = config.pool > 0 ? new WarmPool(config.pool, spawnChild, () => registry.room(), log, config.killGraceMs) : undefined;
-  const channelLimits = { maxLineBytes: limits.maxChildLineBytes, maxInputBytes: limits.maxInputBufferBytes, stallTimeoutMs: limits.stallTimeoutMs };
-  const shared = config.shared
-    ? new SharedChild({ spawn: spawnChild, log, metrics, ...channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
-    : undefined;
-  /** How a new session reaches its server: a share of the shared child, or a child of its own. */
-  const upstreamFor = async (): Promise<(log: () => Logger, events: UpstreamEvents) => Upstream> => {
-    if (shared) return (sessionLog, events) => shared.attach(sessionLog, events);
-    const child = pool?.take() ?? (await spawnChild());
-    return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics, ...channelLimits }, events);
-  };
-  const startSession = async (reservation: Reservation, client: Caller, protocolVersion: string) => {
-    const connect = await upstreamFor();
-    const session = new Session(connect, {
-      id: randomUUID(),
-      config,
-      log,
-      budget,
-      metrics,
-      clientKey: client.key,
-      clientAddress: client.address,
-      principal: client.principal,
-      protocolVersion,
-      hooks: {
-        ending: (s) => {
-          registry.forget(s);
-          // Its child's place is free once the child is gone.
-          void s.ended.then(() => pool?.refill());
-        },
-      },
-    });
-    reservation.fill(session);
-    return session;
-  };
-  const endpoint = createMcpEndpoint({
-    registry,
-    maxBodyBytes: limits.maxBodyBytes,
-    sessionRate: new ClientRateLimit(limits.sessionsPerMinute),
-    startSession,
-    resume: config.resume !== undefined,
-    sse,
-    metrics,
-    warnings,
-    log,
-  });
   const policy = guardPolicy(config);
   const identify = clientIdentityResolver(config);
-  const oauth = config.oauth && startAuthorizationServer(config.oauth, config.path, identify, policy, log);
-  const admission = createAdmission({
-    policy,
-    identify,
-    auth: authentication(tokens, oauth),
-    requestRate: new ClientRateLimit(limits.requestsPerMinute),
-    authFailures: new ClientRateLimit(limits.authFailuresPerMinute),
-    metrics,
-    warnings,
+  const oauth = config.oauth && startAuthorizationServer(config.oauth, identify, policy, log);
+  // Per client across every server: one address is one client wherever it goes.
+  const sessionRate = new ClientRateLimit(limits.sessionsPerMinute);
+  const requestRate = new ClientRateLimit(limits.requestsPerMinute);
+  const authFailures = new ClientRateLimit(limits.authFailuresPerMinute);
+  let stopping: Promise<void> | undefined;
+
+  const backends = config.servers.map(
+    (server) =>
+      new Backend({
+        config,
+        server,
+        registry,
+        budget,
+        metrics: metrics.forServer(server.name),
+        log: config.serverList === undefined ? log : log.child({ server: server.name }),
+        guard,
+        containment,
+      }),
+  );
+  const endpoints = new Map<string, McpRoute>();
+  const auths: Authentication[] = [];
+  config.servers.forEach((server, index) => {
+    const backend = backends[index];
+    const endpoint = createMcpEndpoint({
+      registry,
+      server: backend.cap,
+      maxBodyBytes: limits.maxBodyBytes,
+      sessionRate,
+      startSession: (reservation, caller, protocolVersion) => backend.startSession(reservation, caller, protocolVersion),
+      resume: config.resume !== undefined,
+      sse,
+      metrics: backend.metrics,
+      warnings,
+      log,
+    });
+    for (const path of server.paths) {
+      const auth = authentication(server.authTokenFile === undefined ? undefined : tokenFiles.get(server.authTokenFile), oauth?.forPath(path, server.paths));
+      auths.push(auth);
+      const admission = createAdmission({ policy, identify, auth, requestRate, authFailures, metrics: backend.metrics, warnings });
+      endpoints.set(path, { admission, endpoint });
+    }
   });
-  /** Rule: ready while not shutting down, the command can be run, and a session fits (or one can be evicted). */
-  const notReady = () => {
-    if (stopping) return 'shutting down';
-    if (!commandIsRunnable(config.child.command, config.childEnv.PATH, config.childCwd)) return 'the MCP server command cannot be run';
-    if (!registry.hasRoom()) return 'every session is busy';
-    return undefined;
+  const statuses = () =>
+    backends.map((backend, index) => ({
+      name: backend.name,
+      path: config.servers[index].paths[0],
+      notReady: stopping ? 'shutting down' : backend.notReady(),
+    }));
+  const listing = config.serverList === undefined ? undefined : {
+    path: config.serverList,
+    admission: createAdmission({ policy, identify, auth: anyOf(auths), requestRate, authFailures, metrics: metrics.forServer(''), warnings }),
   };
-  const listener = createRequestListener({ path: config.path, admission, endpoint, notReady, metrics, log, mount: (app) => oauth?.mount(app) });
+  const listener = createRequestListener({ endpoints, listing, statuses, metrics, log, mount: (app) => oauth?.mount(app) });
 
   const server = createServer(
     {
@@ -190,26 +174,27 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
       : 'no writable cgroup v2: a child is ended by its process group and an environment marker (a daemon that clears its environment can outlive its session)',
   );
   const metricsServer = config.metricsListen && (await serveMetrics(metrics, config.metricsListen.host, config.metricsListen.port));
-  pool?.refill();
+  for (const backend of backends) backend.start();
 
   return {
-    url: urlOf(server.address() as AddressInfo, config.path),
+    url: urlOf(server.address() as AddressInfo, listing?.path ?? config.path),
+    servers: config.servers.map((served) => ({ name: served.name, url: urlOf(server.address() as AddressInfo, served.paths[0]) })),
     metricsUrl: metricsServer ? urlOf(metricsServer.address() as AddressInfo, '/metrics') : undefined,
     reloadTokens: () => {
       try {
-        if (tokens) log.info({ tokens: tokens.load() }, 'bearer tokens reloaded');
+        for (const [file, tokens] of tokenFiles) log.info({ file, tokens: tokens.load() }, 'bearer tokens reloaded');
         oauth?.reload();
       } catch (error) {
-        log.error({ err: (error as Error).message }, 'could not reload the token file or the OAuth state; keeping the previous ones');
+        log.error({ err: (error as Error).message }, 'could not reload a token file or the OAuth state; keeping the previous ones');
       }
     },
     stop: () =>
       (stopping ??= (async () => {
         server.close();
         metricsServer?.close();
-        await pool?.close();
+        await Promise.all(backends.map((backend) => backend.stopPool()));
         const clean = await registry.endAll(config.shutdownTimeoutMs);
-        await shared?.close();
+        await Promise.all(backends.map((backend) => backend.close()));
         if (!clean) log.warn('shutdown timeout reached; killing the remaining children');
         sse.stop();
         server.closeAllConnections();
@@ -250,10 +235,15 @@ export async function runBridge(config: Config, log: Logger): Promise<void> {
     process.exit(userError ? 2 : 1);
   }
   process.stdout.write(`mcp-bridge listening on ${bridge.url}\n`);
+  if (config.serverList !== undefined) for (const { name, url } of bridge.servers) process.stdout.write(`mcp-bridge serves ${name} at ${url}\n`);
   if (bridge.metricsUrl) process.stdout.write(`mcp-bridge metrics on ${bridge.metricsUrl}\n`);
-  log.info({ url: bridge.url, command: [config.child.command, ...config.child.args].join(' ') }, 'listening');
-  if (!commandIsRunnable(config.child.command, config.childEnv.PATH, config.childCwd)) {
-    log.warn({ command: config.child.command }, 'the MCP server command cannot be run (not found or not executable); every new session will fail until it can');
+  for (const server of config.servers) {
+    const { child, childEnv, childCwd } = server;
+    const named = config.serverList === undefined ? {} : { server: server.name, path: server.paths[0] };
+    log.info({ url: bridge.url, ...named, command: [child.command, ...child.args].join(' ') }, 'listening');
+    if (!commandIsRunnable(child.command, childEnv.PATH, childCwd)) {
+      log.warn({ ...named, command: child.command }, 'the MCP server command cannot be run (not found or not executable); every new session will fail until it can');
+    }
   }
   const notify = createNotifier(config.notifySocket, log);
   const watchdog = config.watchdogMs === undefined ? undefined : startWatchdog(notify, config.watchdogMs);

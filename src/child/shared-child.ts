@@ -5,7 +5,7 @@
  */
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { ServerMetrics } from '../metrics.js';
 import { idOf, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import { restartDelayMs } from './backoff.js';
 import type { ChildProcess } from './child-process.js';
@@ -33,7 +33,7 @@ interface Forwarded {
 export interface SharedChildOptions {
   spawn: () => Promise<ChildProcess>;
   log: Logger;
-  metrics: Metrics;
+  metrics: ServerMetrics;
   maxLineBytes: number;
   /** Bytes that may wait for the child's stdin before sessions that add to them are refused. */
   maxInputBytes: number;

@@ -3,7 +3,7 @@
  * server's come from. A dedicated child (the default) or a share of one child (--shared) look alike here.
  */
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { ServerMetrics } from '../metrics.js';
 import type { WireMessage } from '../protocol/jsonrpc.js';
 import type { ChildProcess, ExitStatus } from './child-process.js';
 import { StdioChannel, type StdioChannelEvents } from './stdio-channel.js';
@@ -33,7 +33,7 @@ export interface Upstream {
 export interface UpstreamContext {
   /** The session's logger as it is now. */
   log: () => Logger;
-  metrics: Metrics;
+  metrics: ServerMetrics;
   maxLineBytes: number;
   /** Bytes that may wait for the child's stdin before the session's requests are refused. */
   maxInputBytes: number;

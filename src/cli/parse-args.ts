@@ -4,10 +4,11 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { buildChildEnvironment, parseEnvAssignment } from '../child/environment.js';
-import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogFormat, type LogLevel, type OAuthConfig } from '../config.js';
+import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogFormat, type LogLevel, type OAuthConfig, type ServerConfig } from '../config.js';
 import { isLoopbackHost } from '../http/guards.js';
 import { defaultStateDir } from '../oauth/state.js';
 import { MCP_NIXOS_ENVIRONMENT, resolveDefaultServer } from './default-server.js';
+import { readServersFile } from './servers-file.js';
 
 const LOG_LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
@@ -30,6 +31,14 @@ const OPTIONS = {
   host: { coerce: lastString, type: 'string', default: DEFAULTS.host, describe: 'Address to listen on', group: 'Listening:' },
   port: { coerce: lastValue, requiresArg: true, default: DEFAULTS.port, describe: 'Port to listen on (0 picks a free port)', group: 'Listening:' },
   path: { coerce: lastString, type: 'string', default: DEFAULTS.path, describe: 'Endpoint path (served with and without a trailing slash)', group: 'Listening:' },
+  config: {
+    coerce: lastString, type: 'string', group: 'Several servers:',
+    describe: 'Serve the servers of this JSON file ({"mcpServers": {NAME: {command, args, env, cwd, tools, …}}}) at <path-prefix>/servers/NAME/mcp; options are their defaults',
+  },
+  'path-prefix': {
+    coerce: lastString, type: 'string', default: '', group: 'Several servers:',
+    describe: 'What comes before /servers/NAME/mcp (and /servers) with --config, e.g. /mcp',
+  },
   'allowed-origin': {
     type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Security:',
     describe: 'Also allow this Origin (repeatable); https://claude.ai and https://claude.com are always allowed',
@@ -268,9 +277,9 @@ function cidr(text: string): string {
 }
 
 /** Path as served: leading slash, no trailing slash (the root stays "/"). */
-function normalisePath(path: string): string {
+function normalisePath(path: string, option = 'path'): string {
   if (!path.startsWith('/') || /[\s?#]/.test(path)) {
-    throw new ConfigError(`--path must start with "/" and hold no spaces, "?" or "#", got "${path}"`);
+    throw new ConfigError(`--${option} must start with "/" and hold no spaces, "?" or "#", got "${path}"`);
   }
   return path.length > 1 ? path.replace(/\/+$/, '') || '/' : path;
 }
@@ -318,7 +327,26 @@ export function publicUrlOf(text: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-function oauthConfig(parsed: { publicUrl?: string; oauthOwnerFile?: string; oauthTotpFile?: string; oauthAccessTtl: unknown; oauthRedirectAllow: string[]; stateDir?: string }, env: NodeJS.ProcessEnv): OAuthConfig {
+/**
+ * The public URL of each served path: --public-url for --path, and for the others what follows from it
+ * (--public-url must then end with --path: https://mcp.example.org/mcp gives https://mcp.example.org/servers/NAME/mcp).
+ */
+function resourcesOf(publicUrl: string, path: string, servers: ServerConfig[]): Array<{ path: string; url: string }> {
+  const paths = servers.flatMap((server) => server.paths);
+  const suffix = path === '/' ? '' : path;
+  if (paths.some((served) => served !== path) && !publicUrl.endsWith(suffix)) {
+    throw new ConfigError(`--public-url must end with --path (${path}) when servers are served at other paths, so that their public URLs follow from it, got "${publicUrl}"`);
+  }
+  const base = publicUrl.slice(0, publicUrl.length - suffix.length);
+  return paths.map((served) => ({ path: served, url: served === path ? publicUrl : `${base}${served}` }));
+}
+
+function oauthConfig(
+  parsed: { publicUrl?: string; oauthOwnerFile?: string; oauthTotpFile?: string; oauthAccessTtl: unknown; oauthRedirectAllow: string[]; stateDir?: string },
+  env: NodeJS.ProcessEnv,
+  path: string,
+  servers: ServerConfig[],
+): OAuthConfig {
   if (parsed.publicUrl === undefined) throw new ConfigError('--oauth needs --public-url, the endpoint URL as users type it (e.g. https://mcp.example.org/mcp)');
   if (parsed.oauthOwnerFile === undefined) throw new ConfigError('--oauth needs --oauth-owner-file; make one with `mcp-bridge oauth init FILE`');
   const redirectAllow = parsed.oauthRedirectAllow.map((uri) => {
@@ -328,8 +356,10 @@ function oauthConfig(parsed: { publicUrl?: string; oauthOwnerFile?: string; oaut
       throw new ConfigError(`--oauth-redirect-allow must be an absolute URI, got "${uri}"`);
     }
   });
+  const publicUrl = publicUrlOf(parsed.publicUrl);
   return {
-    publicUrl: publicUrlOf(parsed.publicUrl),
+    publicUrl,
+    resources: resourcesOf(publicUrl, path, servers),
     ownerFile: resolve(parsed.oauthOwnerFile),
     totpFile: parsed.oauthTotpFile === undefined ? undefined : resolve(parsed.oauthTotpFile),
     accessTtlMs: seconds('oauth-access-ttl', parsed.oauthAccessTtl),
@@ -341,13 +371,46 @@ function oauthConfig(parsed: { publicUrl?: string; oauthOwnerFile?: string; oaut
 }
 
 /** Either the user's command, or the default server with the environment it needs. */
-function chooseCommand(
+function chooseServer(
   words: string[],
   env: NodeJS.ProcessEnv,
-): { child: ChildCommand; defaults: Record<string, string> } {
+  passEnv: string[],
+  set: Record<string, string>,
+): { child: ChildCommand; childEnv: Record<string, string> } {
   const [command, ...args] = words;
-  if (command !== undefined) return { child: { command, args, source: 'command line' }, defaults: {} };
-  return { child: resolveDefaultServer(env.PATH), defaults: MCP_NIXOS_ENVIRONMENT };
+  if (command !== undefined) return { child: { command, args, source: 'command line' }, childEnv: buildChildEnvironment(env, { passEnv, set }) };
+  return { child: resolveDefaultServer(env.PATH), childEnv: buildChildEnvironment(env, { passEnv, set, defaults: MCP_NIXOS_ENVIRONMENT }) };
+}
+
+/**
+ * The servers of a --config file, each at <prefix>/servers/NAME/mcp (the only one also at --path), with the
+ * command line's options as the defaults of what the entry does not say. Its env comes over --env's.
+ */
+function serversOf(
+  file: string,
+  defaults: ServerConfig,
+  prefix: string,
+  environment: { env: NodeJS.ProcessEnv; passEnv: string[]; set: Record<string, string> },
+): ServerConfig[] {
+  const entries = readServersFile(file);
+  return entries.map((entry) => {
+    const own = `${prefix}/servers/${entry.name}/mcp`;
+    const shared = entry.shared ?? defaults.shared;
+    return {
+      name: entry.name,
+      paths: entries.length === 1 && defaults.paths[0] !== own ? [own, defaults.paths[0]] : [own],
+      child: { command: entry.command, args: entry.args, source: `${resolve(file)}, server "${entry.name}"` },
+      childEnv: buildChildEnvironment(environment.env, { passEnv: environment.passEnv, set: { ...environment.set, ...entry.env } }),
+      childCwd: entry.cwd ?? defaults.childCwd,
+      shared,
+      // --pool is the default only where it can apply: a shared server keeps no pool.
+      pool: entry.pool ?? (shared ? 0 : defaults.pool),
+      maxSessions: Math.min(entry.maxSessions ?? defaults.maxSessions, defaults.maxSessions),
+      idleTimeoutMs: entry.idleTimeoutMs ?? defaults.idleTimeoutMs,
+      authTokenFile: entry.authTokenFile ?? defaults.authTokenFile,
+      tools: entry.tools,
+    };
+  });
 }
 
 export type ParseResult =
@@ -429,15 +492,36 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       }
     }),
   );
-  const { child, defaults } = chooseCommand(commandWords, env);
   const pool = nonNegativeInteger('pool', parsed.pool);
   if (parsed.shared && pool > 0) throw new ConfigError('--pool has no use with --shared, which keeps one child for all sessions');
-  const authTokenFile = parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile);
-  const oauth = parsed.oauth ? oauthConfig(parsed, env) : undefined;
+  const path = normalisePath(parsed.path);
+  const maxSessions = positiveInteger('max-sessions', parsed.maxSessions);
+  if (parsed.config !== undefined && commandWords.length > 0) {
+    throw new ConfigError('--config names the servers: give no command after -- with it');
+  }
+  const defaults: ServerConfig = {
+    name: 'default',
+    paths: [path],
+    // With --config there is no command-line server: nothing to look for.
+    ...(parsed.config === undefined ? chooseServer(commandWords, env, parsed.passEnv, set) : { child: { command: '', args: [], source: '' }, childEnv: {} }),
+    childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
+    pool,
+    shared: parsed.shared,
+    maxSessions,
+    idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
+    authTokenFile: parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile),
+    tools: undefined,
+  };
+  // What comes before /servers: "" for the root.
+  const prefix = normalisePath(parsed.pathPrefix || '/', 'path-prefix').replace(/^\/$/, '');
+  const servers = parsed.config === undefined ? [defaults] : serversOf(parsed.config, defaults, prefix, { env, passEnv: parsed.passEnv, set });
+  const oauth = parsed.oauth ? oauthConfig(parsed, env, path, servers) : undefined;
   const host = listenHost(parsed.host);
-  if (!isLoopbackHost(host) && authTokenFile === undefined && oauth === undefined && !parsed.allowUnauthenticated) {
+  const open = servers.find((server) => server.authTokenFile === undefined);
+  if (!isLoopbackHost(host) && open && oauth === undefined && !parsed.allowUnauthenticated) {
+    const which = parsed.config === undefined ? '' : ` (server "${open.name}" has no authTokenFile)`;
     throw new ConfigError(
-      `--host ${parsed.host} is not a loopback address: set --auth-token-file or --oauth, or --allow-unauthenticated to serve it without authentication on purpose`,
+      `--host ${parsed.host} is not a loopback address: set --auth-token-file or --oauth, or --allow-unauthenticated to serve it without authentication on purpose${which}`,
     );
   }
   const allowedHosts = parsed.allowedHost.map(normaliseHostName);
@@ -452,16 +536,17 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
     config: {
       host,
       port,
-      path: normalisePath(parsed.path),
+      path,
+      servers,
+      serverList: parsed.config === undefined ? undefined : `${prefix}/servers`,
       allowedOrigins: parsed.allowedOrigin.map(normaliseOrigin),
       allowedHosts,
-      authTokenFile,
       oauth,
       trustProxy: parsed.trustProxy.map(cidr),
       clientIpHeader: headerName('client-ip-header', parsed.clientIpHeader),
       ipv6Prefix: integerIn('ipv6-prefix', parsed.ipv6Prefix, 1, 128),
       limits: {
-        maxSessions: positiveInteger('max-sessions', parsed.maxSessions),
+        maxSessions,
         maxSessionsPerClient: positiveInteger('max-sessions-per-client', parsed.maxSessionsPerClient),
         maxInflightPerSession: positiveInteger('max-inflight', parsed.maxInflight),
         sessionsPerMinute: nonNegativeInteger('sessions-per-minute', parsed.sessionsPerMinute),
@@ -484,18 +569,12 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
         requestReceiveTimeoutMs: Math.max(headersTimeoutMs, DEFAULTS.requestReceiveTimeoutSeconds * 1000),
         maxHeaderBytes: positiveInteger('max-header-size', parsed.maxHeaderSize),
       },
-      idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
-      pool,
-      shared: parsed.shared,
       keepAliveMs: DEFAULTS.keepAliveMs,
       killGraceMs: seconds('kill-grace', parsed.killGrace, { allowZero: true }),
       shutdownTimeoutMs: seconds('shutdown-timeout', parsed.shutdownTimeout, { allowZero: true }),
       logLevel: parsed.logLevel as LogLevel,
       logFormat: (parsed.logFormat as LogFormat | undefined) ?? (process.stderr.isTTY ? 'pretty' : 'json'),
       metricsListen: parsed.metricsListen === undefined ? undefined : listenAddress('metrics-listen', parsed.metricsListen),
-      child,
-      childEnv: buildChildEnvironment(env, { passEnv: parsed.passEnv, set, defaults }),
-      childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
       resume: parsed.resume ? DEFAULTS.resume : undefined,
       ssePollMs: parsed.ssePoll === undefined ? undefined : seconds('sse-poll', parsed.ssePoll),
       notifySocket: env.NOTIFY_SOCKET || undefined,

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ThrottledWarnings } from '../log.js';
-import type { Metrics, RejectionReason } from '../metrics.js';
+import type { RejectionReason, ServerMetrics } from '../metrics.js';
 import type { Authentication } from './authentication.js';
 import type { ClientIdentity, ClientIdentityResolver } from './client-address.js';
 import { isPreflight, preflightHeaders } from './cors.js';
@@ -21,7 +21,7 @@ export interface AdmissionDeps {
   requestRate: ClientRateLimit;
   /** Failed authentications per client. */
   authFailures: ClientRateLimit;
-  metrics: Metrics;
+  metrics: ServerMetrics;
   warnings: ThrottledWarnings;
 }
 

@@ -40,3 +40,12 @@ export function authentication(tokens: TokenFile | undefined, oauth: AccessToken
     },
   };
 }
+
+/** Passes what any of `auths` passes: for a route that belongs to no one server (the server list). */
+export function anyOf(auths: Authentication[]): Authentication {
+  return {
+    required: auths.some((auth) => auth.required),
+    principalOf: (authorization) => auths.map((auth) => auth.principalOf(authorization)).find((principal) => principal !== undefined),
+    challenge: (tokenGiven) => (auths.find((auth) => auth.required) ?? auths[0]).challenge(tokenGiven),
+  };
+}

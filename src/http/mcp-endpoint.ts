@@ -7,10 +7,10 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { requestBodyTooLargeMessage, MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
 import type { Logger, ThrottledWarnings } from '../log.js';
-import type { Metrics, RejectionReason } from '../metrics.js';
+import type { RejectionReason, ServerMetrics } from '../metrics.js';
 import { idOf, initializeVersionOf, methodOf, oneLine, wireMessage, type WireMessage } from '../protocol/jsonrpc.js';
 import { SUPPORTED_PROTOCOL_VERSIONS, isSupportedVersion } from '../protocol/versions.js';
-import { CapacityError, type Reservation, type SessionRegistry } from '../session/registry.js';
+import { CapacityError, type Reservation, type ServerCap, type SessionRegistry } from '../session/registry.js';
 import type { PostRefusal, Session } from '../session/session.js';
 import type { Caller } from './admission.js';
 import type { ClientRateLimit } from './rate-limits.js';
@@ -20,6 +20,8 @@ import { SSE_HEADERS, SseResponse, type SseClock } from './sse-response.js';
 
 export interface EndpointDeps {
   registry: SessionRegistry;
+  /** The server this endpoint serves: its sessions are the only ones it finds, and its cap applies. */
+  server: ServerCap;
   maxBodyBytes: number;
   /** New sessions per client. */
   sessionRate: ClientRateLimit;
@@ -28,7 +30,7 @@ export interface EndpointDeps {
   /** Whether a Last-Event-ID is honoured (resumable streams are on). */
   resume: boolean;
   sse: SseClock;
-  metrics: Metrics;
+  metrics: ServerMetrics;
   warnings: ThrottledWarnings;
   log: Logger;
 }
@@ -101,13 +103,13 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
   /**
    * The session a request names, or the answer: 400 without the header, 404 for an unknown or ended session,
    * and 404 too for a session another principal opened (the spec's "bind session IDs to user-specific
-   * information": a session id is not a credential).
+   * information": a session id is not a credential) or another server serves (sessions never cross).
    */
   function sessionOf(req: IncomingMessage, caller: Caller): Session | ErrorReply {
     const id = req.headers['mcp-session-id'];
     if (typeof id !== 'string') return badRequest('Bad Request: Mcp-Session-Id header is required');
     const session = registry.get(id);
-    return session && session.principal === caller.principal ? session : sessionNotFound;
+    return session && session.principal === caller.principal && session.server === deps.server.name ? session : sessionNotFound;
   }
 
   /** Rule: a request after initialize may name any revision the bridge supports (400 otherwise); none means 2025-03-26. */
@@ -152,7 +154,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     }
     let reservation: Reservation;
     try {
-      reservation = await registry.reserve(client.key);
+      reservation = await registry.reserve(client.key, deps.server);
     } catch (error) {
       if (!(error instanceof CapacityError)) throw error;
       const [status, text] = error.scope === 'client' ? [429, 'Too Many Requests'] : [503, 'Service Unavailable'];

@@ -1,8 +1,9 @@
 /**
- * Every route of the bridge, declared here: the MCP endpoint (its path with and without a trailing slash)
- * served by a plain Node handler, since it is the hot path; health, readiness and 404 by a small Hono app.
+ * Every route of the bridge, declared here: the MCP endpoints (each server's paths, with and without a
+ * trailing slash) served by a plain Node handler, since they are the hot path; the server list behind the
+ * same admission; health, readiness, the authorization server's routes and 404 by a small Hono app.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from 'node:http';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from '../log.js';
@@ -12,12 +13,27 @@ import { corsHeaders } from './cors.js';
 import type { Endpoint } from './mcp-endpoint.js';
 import { ErrorCode, replyError } from './replies.js';
 
-export interface RouteDeps {
-  path: string;
+/** One MCP endpoint: who may reach it, and what serves it. */
+export interface McpRoute {
   admission: Admission;
   endpoint: Endpoint;
-  /** Why new sessions cannot be served now, or undefined when they can. */
-  notReady(): string | undefined;
+}
+
+/** A server as /readyz and the server list show it. */
+export interface ServerStatus {
+  name: string;
+  path: string;
+  /** Why it cannot take a new session now; undefined: it can. */
+  notReady: string | undefined;
+}
+
+export interface RouteDeps {
+  /** The MCP endpoints by path. */
+  endpoints: Map<string, McpRoute>;
+  /** GET <prefix>/servers (with --config): the servers and their readiness, behind an admission any server's credentials pass. */
+  listing: { path: string; admission: Admission } | undefined;
+  /** Every server's readiness, in order; with one server, /readyz answers as it always has. */
+  statuses(): ServerStatus[];
   metrics: Metrics;
   log: Logger;
   /** More routes on the Hono app (the OAuth authorization server's). */
@@ -36,19 +52,36 @@ export function createRequestListener(deps: RouteDeps): RequestListener {
   deps.mount?.(app);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    const reason = deps.notReady();
-    return reason === undefined ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason }, 503);
+    const statuses = deps.statuses();
+    if (deps.listing === undefined) {
+      const reason = statuses[0].notReady;
+      return reason === undefined ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason }, 503);
+    }
+    // Rule: ready when every server is: a broken one must show, though the others go on serving.
+    const ready = statuses.every((status) => status.notReady === undefined);
+    return c.json({ status: ready ? 'ready' : 'not ready', servers: Object.fromEntries(statuses.map(view)) }, ready ? 200 : 503);
   });
   app.notFound((c) => c.json({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.BadRequest, message: 'Not Found: the MCP endpoint is elsewhere' } }, 404));
   const others = getRequestListener(app.fetch);
   // Served directly at both spellings: a redirected POST breaks many clients and proxies.
-  const mcpPaths = new Set(deps.path === '/' ? ['/'] : [deps.path, `${deps.path}/`]);
+  const routes = new Map<string, McpRoute>();
+  for (const [path, route] of deps.endpoints) {
+    routes.set(path, route);
+    if (path !== '/') routes.set(`${path}/`, route);
+  }
+  if (deps.listing) routes.set(deps.listing.path, { admission: deps.listing.admission, endpoint: listServers });
 
-  async function serveMcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function listServers(req: IncomingMessage, res: ServerResponse, _client: unknown, cors: OutgoingHttpHeaders): Promise<void> {
+    if (req.method !== 'GET') return replyError(res, { status: 405, code: ErrorCode.BadRequest, message: 'Method not allowed.', headers: { allow: 'GET' } }, cors);
+    const servers = deps.statuses().map((status) => ({ name: status.name, path: status.path, ...view(status)[1] }));
+    res.writeHead(200, { ...cors, 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ servers }));
+  }
+
+  async function serveRoute(route: McpRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const cors = corsHeaders(req.headers);
     try {
-      const client = await deps.admission(req, res, cors);
-      if (client) await deps.endpoint(req, res, client, cors);
+      const client = await route.admission(req, res, cors);
+      if (client) await route.endpoint(req, res, client, cors);
     } catch (error) {
       log.error({ err: (error as Error).message, stack: (error as Error).stack }, 'request handler failed');
       if (!res.headersSent) replyError(res, { status: 500, code: ErrorCode.InternalError, message: 'Internal error' }, cors);
@@ -74,7 +107,13 @@ export function createRequestListener(deps: RouteDeps): RequestListener {
         'request',
       );
     });
-    if (mcpPaths.has(pathOf(req.url))) void serveMcp(req, res);
+    const route = routes.get(pathOf(req.url));
+    if (route) void serveRoute(route, req, res);
     else void others(req, res);
   };
+}
+
+/** A server's readiness as JSON: its name, and `ready` or `not ready` with the reason. */
+function view(status: ServerStatus): [string, { status: string; reason?: string }] {
+  return [status.name, status.notReady === undefined ? { status: 'ready' } : { status: 'not ready', reason: status.notReady }];
 }

@@ -19,6 +19,7 @@ import { ClientRegistry, redirectAllowed, type Client } from './clients.js';
 import { Grants, sameResource, type Pending } from './grants.js';
 import { errorPage, loginPage, PAGE_CSP } from './login-page.js';
 import { checkOwnerLine, passphraseMatches, totpMatch } from './owner.js';
+import type { AccessTokens } from '../http/authentication.js';
 import { LEASE_REFRESH_MS, OAuthState } from './state.js';
 
 /** The one scope: access to this MCP server. */
@@ -34,8 +35,6 @@ type Env = { Bindings: HttpBindings };
 
 interface OAuthDeps {
   config: OAuthConfig;
-  /** The endpoint path the bridge serves (the public URL's path may differ behind a proxy). */
-  localPath: string;
   identify: ClientIdentityResolver;
   policy: GuardPolicy;
   log: Logger;
@@ -49,7 +48,8 @@ function readLine(path: string, what: string): string {
 
 export class AuthorizationServer {
   readonly issuer: string;
-  readonly resource: string;
+  /** Each served path and its public URL, the resource its tokens are for. */
+  private readonly resources: Array<{ path: string; url: string }>;
   private ownerLine: string;
   private totpSecret: string | undefined;
   private lastTotpStep = 0;
@@ -69,9 +69,8 @@ export class AuthorizationServer {
 
   constructor(private readonly deps: OAuthDeps) {
     const { config, log } = deps;
-    const url = new URL(config.publicUrl);
-    this.issuer = url.origin;
-    this.resource = config.publicUrl;
+    this.issuer = new URL(config.publicUrl).origin;
+    this.resources = config.resources;
     this.totpSecret = this.readTotp();
     this.ownerLine = this.readOwner();
     this.state = new OAuthState(config.stateDir, this.ownerLine);
@@ -133,9 +132,22 @@ export class AuthorizationServer {
     this.state.removeLease();
   }
 
-  /** The grant an access token belongs to, if valid now; its first use since start is logged. */
-  verify(accessToken: string): string | undefined {
-    const grant = this.grants.verifyAccess(accessToken);
+  /**
+   * What the MCP endpoint at `path` needs: the check of an access token, which must be for one of
+   * `serverPaths`' resources (the URLs of the same server), and its 401 challenge.
+   */
+  forPath(path: string, serverPaths: string[]): AccessTokens {
+    const urls = this.resources.filter((resource) => serverPaths.includes(resource.path)).map((resource) => resource.url);
+    const metadata = `${this.issuer}/.well-known/oauth-protected-resource${new URL(this.urlOf(path)).pathname.replace(/\/$/, '')}`;
+    return {
+      verify: (accessToken) => this.verify(accessToken, urls),
+      challenge: (tokenGiven) => `Bearer resource_metadata="${metadata}", scope="${SCOPE}"${tokenGiven ? ', error="invalid_token"' : ''}`,
+    };
+  }
+
+  /** The grant an access token belongs to, if valid now for one of `urls`; its first use since start is logged. */
+  private verify(accessToken: string, urls: string[]): string | undefined {
+    const grant = this.grants.verifyAccess(accessToken, urls);
     if (grant !== undefined && !this.seen.has(grant)) {
       this.seen.add(grant);
       this.deps.log.info({ grant }, 'an OAuth access token reached the MCP endpoint');
@@ -143,27 +155,32 @@ export class AuthorizationServer {
     return grant;
   }
 
-  /** What a 401 from the MCP endpoint says: where the metadata is, and the scope to ask for. */
-  challenge(tokenGiven: boolean): string {
-    const metadata = `${this.issuer}/.well-known/oauth-protected-resource${new URL(this.resource).pathname.replace(/\/$/, '')}`;
-    return `Bearer resource_metadata="${metadata}", scope="${SCOPE}"${tokenGiven ? ', error="invalid_token"' : ''}`;
+  private urlOf(path: string): string {
+    return this.resources.find((resource) => resource.path === path)?.url ?? this.deps.config.publicUrl;
   }
 
   /** Declares the authorization server's routes (and both forms of the protected resource metadata) on the app. */
   mount(app: Hono<Env>): void {
-    const pathForms = new Set(['', new URL(this.resource).pathname.replace(/\/$/, ''), this.deps.localPath === '/' ? '' : this.deps.localPath]);
+    const forms = new Map<string, string>();
+    const urls = new Set(this.resources.map((resource) => resource.url));
+    // The root form names a resource only when there is one; path forms (RFC 9728 §3.1) name each, by its public path and the path served here.
+    if (urls.size === 1) forms.set('', [...urls][0]);
+    for (const { path, url } of this.resources) {
+      forms.set(new URL(url).pathname.replace(/\/$/, ''), url);
+      forms.set(path === '/' ? '' : path, url);
+    }
     const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' };
     const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'Content-Type, Authorization, MCP-Protocol-Version', 'access-control-allow-methods': 'GET, POST, OPTIONS' };
     const hostOk = (c: Context<Env>) => isHostAllowed(c.req.header('host'), this.deps.policy);
     const refuseHost = (c: Context<Env>) => c.json({ error: 'invalid_request', error_description: 'Host not allowed' }, 403, noStore);
     const api = (path: string) => app.options(path, (c) => c.body(null, 204, cors));
 
-    for (const form of pathForms) {
+    for (const [form, resource] of forms) {
       const path = `/.well-known/oauth-protected-resource${form}`;
       api(path);
       app.get(path, (c) =>
         hostOk(c)
-          ? c.json({ resource: this.resource, authorization_servers: [this.issuer], scopes_supported: [SCOPE], bearer_methods_supported: ['header'] }, 200, { ...cors, ...noStore })
+          ? c.json({ resource, authorization_servers: [this.issuer], scopes_supported: [SCOPE], bearer_methods_supported: ['header'] }, 200, { ...cors, ...noStore })
           : refuseHost(c),
       );
     }
@@ -243,11 +260,18 @@ export class AuthorizationServer {
     if (q('code_challenge_method') !== 'S256' || !challenge || !/^[A-Za-z0-9_-]{43}$/.test(challenge)) {
       return this.html(c, errorPage('The request lacks a PKCE S256 challenge.'), 400);
     }
-    const resource = q('resource') ?? this.resource;
-    if (!sameResource(resource, this.resource)) return this.html(c, errorPage('The request is for another server.'), 400);
-    const pending = this.grants.addPending({ client, redirectUri, state: q('state'), codeChallenge: challenge, resource: this.resource, scope: SCOPE });
+    const resource = this.resourceAsked(q('resource'));
+    if (resource === undefined) return this.html(c, errorPage('The request is for another server, or does not say which.'), 400);
+    const pending = this.grants.addPending({ client, redirectUri, state: q('state'), codeChallenge: challenge, resource, scope: SCOPE });
     if (!pending) return this.html(c, errorPage('Too many sign-ins are waiting; try again in a few minutes.'), 503);
     return this.html(c, this.loginView(pending), 200);
+  }
+
+  /** The served URL a request's `resource` names (a trailing slash aside); without one, the only URL there is. */
+  private resourceAsked(asked: string | undefined): string | undefined {
+    const urls = [...new Set(this.resources.map((resource) => resource.url))];
+    if (asked === undefined) return urls.length === 1 ? urls[0] : undefined;
+    return urls.find((url) => sameResource(url, asked));
   }
 
   private loginView(pending: Pending, error?: string): string {
@@ -255,7 +279,7 @@ export class AuthorizationServer {
       requestId: pending.id,
       clientName: pending.client.name,
       redirectHost: new URL(pending.redirectUri).host,
-      resource: this.resource,
+      resource: pending.resource,
       totp: this.totpSecret !== undefined,
       error,
     });

@@ -196,12 +196,13 @@ export class Grants {
     return 'invalid_grant';
   }
 
-  /** The grant an access token belongs to, if it is valid now. */
-  verifyAccess(accessToken: string): string | undefined {
+  /** The grant an access token belongs to, if it is valid now and for one of `resources` (the URLs of the server asked). */
+  verifyAccess(accessToken: string, resources: string[]): string | undefined {
     if (!accessToken.startsWith('mcpb_at_')) return undefined;
     const entry = this.accessIndex.get(sha256(accessToken));
-    if (!entry || entry.expiresAt <= Date.now() || !this.state.grants.has(entry.grantId)) return undefined;
-    return entry.grantId;
+    const grant = entry && this.state.grants.get(entry.grantId);
+    if (!entry || !grant || entry.expiresAt <= Date.now()) return undefined;
+    return resources.some((resource) => sameResource(resource, grant.resource)) ? grant.id : undefined;
   }
 
   /** RFC 7009: a refresh or access token of a grant revokes the grant. */

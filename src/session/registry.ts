@@ -1,15 +1,24 @@
 /**
- * All sessions: lookup by id, the session caps (global and per client) with eviction, the clock that
- * times sessions out, ending them all. A session counts toward the caps until its child has exited.
+ * All sessions of every server: lookup by id, the session caps (per client, per server, for the whole
+ * bridge) with eviction, the clock that times sessions out, ending them all. A session counts toward the
+ * caps until its child has exited.
  */
 import type { Session } from './session.js';
+
+type CapScope = 'client' | 'server' | 'bridge';
+
+/** A server's side of the caps: its name (which sessions are its) and its own cap. */
+export interface ServerCap {
+  name: string;
+  maxSessions: number;
+}
 
 /** A cap is reached and nothing under it can be evicted. */
 export class CapacityError extends Error {
   constructor(
     message: string,
-    /** `client`: this client's own cap; `bridge`: the global one. */
-    readonly scope: 'client' | 'bridge',
+    /** `client`: this client's own cap; `server`: the server's; `bridge`: the one for all servers. */
+    readonly scope: CapScope,
   ) {
     super(message);
   }
@@ -63,8 +72,9 @@ export class SessionRegistry {
   /** Every session whose child may still be alive: open ones and those ending. */
   private readonly sessions = new Set<Session>();
   private readonly byId = new Map<string, Session>();
-  /** Places reserved for sessions whose child is being spawned, by client address. */
+  /** Places reserved for sessions whose child is being spawned, by client address and by server. */
   private readonly starting = new Map<string, number>();
+  private readonly startingFor = new Map<string, number>();
   private startingTotal = 0;
   private readonly clock: NodeJS.Timeout;
 
@@ -81,14 +91,17 @@ export class SessionRegistry {
     return this.byId.size;
   }
 
-  /** Places left under the global cap (for the warm pool's children). */
-  room(): number {
-    return Math.max(0, this.limits.maxSessions - this.sessions.size - this.startingTotal);
+  /** Places left for the server under its cap and the bridge's (for its warm pool's children). */
+  room(server: ServerCap): number {
+    const bridge = this.limits.maxSessions - this.sessions.size - this.startingTotal;
+    return Math.max(0, Math.min(bridge, server.maxSessions - this.countOf(server)));
   }
 
-  /** Whether a new session could be served now: a free place, or a session to evict. */
-  hasRoom(): boolean {
-    return this.room() > 0 || pickEvictionVictim(this.sessions, performance.now(), this.limits.evictQuietAfterMs) !== undefined;
+  /** Whether a new session of the server could be served now: a free place, or a session to evict. */
+  hasRoom(server: ServerCap): boolean {
+    if (this.room(server) > 0) return true;
+    const full = this.fullScope(undefined, server);
+    return full !== undefined && pickEvictionVictim(this.candidates(full.scope, undefined, server), performance.now(), this.limits.evictQuietAfterMs) !== undefined;
   }
 
   /**
@@ -97,18 +110,18 @@ export class SessionRegistry {
    * nothing can go or it does not go in time. Places are taken before the child is spawned, so concurrent
    * initializes cannot overshoot a cap.
    */
-  async reserve(client: string): Promise<Reservation> {
+  async reserve(client: string, server: ServerCap): Promise<Reservation> {
     const deadline = performance.now() + this.limits.evictionWaitMs;
     for (;;) {
-      const full = this.fullScope(client);
+      const full = this.fullScope(client, server);
       if (!full) break;
-      const candidates = full.scope === 'client' ? [...this.sessions].filter((s) => s.clientKey === client) : [...this.sessions];
+      const candidates = this.candidates(full.scope, client, server);
       pickEvictionVictim(candidates, performance.now(), this.limits.evictQuietAfterMs)?.end('evicted');
       const ending = candidates.filter((session) => !session.isOpen);
       const left = deadline - performance.now();
       if (ending.length === 0 || left <= 0 || !(await endsWithin(ending, left))) throw new CapacityError(full.message, full.scope);
     }
-    return this.take(client);
+    return this.take(client, server.name);
   }
 
   add(session: Session): void {
@@ -133,12 +146,32 @@ export class SessionRegistry {
     return endsWithin([...this.sessions], timeoutMs, 'all');
   }
 
-  private fullScope(client: string): { scope: 'client' | 'bridge'; message: string } | undefined {
+  /** The sessions of a scope: what eviction may choose from when that cap is reached. */
+  private candidates(scope: CapScope, client: string | undefined, server: ServerCap): Session[] {
+    if (scope === 'client') return [...this.sessions].filter((s) => s.clientKey === client);
+    if (scope === 'server') return [...this.sessions].filter((s) => s.server === server.name);
+    return [...this.sessions];
+  }
+
+  /** The server's sessions, open, ending or starting. */
+  private countOf(server: ServerCap): number {
+    let count = this.startingFor.get(server.name) ?? 0;
+    for (const session of this.sessions) if (session.server === server.name) count++;
+    return count;
+  }
+
+  /** The cap a new session of `client` (none: any client) for `server` would pass, the client's first. */
+  private fullScope(client: string | undefined, server: ServerCap): { scope: CapScope; message: string } | undefined {
     const { maxSessions, maxSessionsPerClient } = this.limits;
-    let own = this.starting.get(client) ?? 0;
-    for (const session of this.sessions) if (session.clientKey === client) own++;
+    let own = client === undefined ? 0 : (this.starting.get(client) ?? 0);
+    if (client !== undefined) for (const session of this.sessions) if (session.clientKey === client) own++;
     if (own >= maxSessionsPerClient) {
       return { scope: 'client', message: `this client already has ${maxSessionsPerClient} busy session${maxSessionsPerClient === 1 ? '' : 's'}` };
+    }
+    // A server cap no narrower than the bridge's is the bridge's: it is reported as that.
+    if (server.maxSessions < maxSessions && this.countOf(server) >= server.maxSessions) {
+      const n = server.maxSessions;
+      return { scope: 'server', message: `all ${n} session${n === 1 ? '' : 's'} of server "${server.name}" ${n === 1 ? 'is' : 'are'} busy` };
     }
     if (this.sessions.size + this.startingTotal >= maxSessions) {
       return { scope: 'bridge', message: `all ${maxSessions} session${maxSessions === 1 ? ' is' : 's are'} busy` };
@@ -146,17 +179,17 @@ export class SessionRegistry {
     return undefined;
   }
 
-  private take(client: string): Reservation {
-    this.starting.set(client, (this.starting.get(client) ?? 0) + 1);
+  private take(client: string, server: string): Reservation {
+    count(this.starting, client, 1);
+    count(this.startingFor, server, 1);
     this.startingTotal++;
     let settled = false;
     const settle = () => {
       if (settled) return false;
       settled = true;
       this.startingTotal--;
-      const left = (this.starting.get(client) ?? 1) - 1;
-      if (left > 0) this.starting.set(client, left);
-      else this.starting.delete(client);
+      count(this.starting, client, -1);
+      count(this.startingFor, server, -1);
       return true;
     };
     return {
@@ -166,6 +199,13 @@ export class SessionRegistry {
       release: () => void settle(),
     };
   }
+}
+
+/** Adds `by` to a key's count, forgetting keys that reach zero. */
+function count(counts: Map<string, number>, key: string, by: number): void {
+  const next = (counts.get(key) ?? 0) + by;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }
 
 /** Resolves true once one (or `all`) of the sessions has ended, false after `ms`. */

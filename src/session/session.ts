@@ -5,15 +5,16 @@
  */
 import type { ExitStatus } from '../child/child-process.js';
 import type { Upstream, UpstreamEnd, UpstreamEvents } from '../child/upstream.js';
-import type { Config } from '../config.js';
+import type { Config, ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { ServerMetrics } from '../metrics.js';
 import { errorResponse, idOf, methodOf, ownMessage, progressTokenOf, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import { primesStreams } from '../protocol/versions.js';
 import { InflightTable, type InflightRequest } from './inflight.js';
 import { OutboundLog, type EvictionCause, type OutboundBudget, type StoredEvent } from './outbound-log.js';
 import { routeChildMessage } from './router.js';
 import { Stream, parseEventId, type EventSink } from './stream.js';
+import { INVALID_PARAMS, type ToolFilter } from './tool-filter.js';
 
 export type EndReason =
   | 'deleted'
@@ -38,11 +39,16 @@ export interface SessionHooks {
 export interface SessionOptions {
   id: string;
   config: Config;
+  /** The server it serves: its command, idle timeout and name. */
+  server: ServerConfig;
+  /** The server's tool filter, if it has one. */
+  tools: ToolFilter | undefined;
+  /** The server's logger (named for it when there are several). */
   log: Logger;
   hooks: SessionHooks;
   /** Shared by every session's outbound log. */
   budget: OutboundBudget;
-  metrics: Metrics;
+  metrics: ServerMetrics;
   /** The client that opened the session: what per-client limits count it by, and its address for logs. */
   clientKey: string;
   clientAddress: string;
@@ -147,6 +153,11 @@ export class Session {
     return this.options.clientKey;
   }
 
+  /** The name of the server it serves. */
+  get server(): string {
+    return this.options.server.name;
+  }
+
   get principal(): string {
     return this.options.principal;
   }
@@ -235,7 +246,8 @@ export class Session {
   /** Called every few hundred ms by the registry: timeouts, idleness, stalled clients. */
   tick(now: number): void {
     if (this.state !== 'open') return;
-    const { limits, idleTimeoutMs } = this.options.config;
+    const { limits } = this.options.config;
+    const { idleTimeoutMs } = this.options.server;
     for (const request of this.inflight.takeExpired(now - limits.requestTimeoutMs)) this.timedOut(request);
     if (!this.isIdle()) this.idleSince = undefined;
     else if (this.idleSince === undefined) this.idleSince = now;
@@ -295,6 +307,8 @@ export class Session {
     if (message.kind === 'request' && stream) {
       const id = idOf(message.message) as RequestId;
       const method = methodOf(message.message) as string;
+      const hidden = method === 'tools/call' ? this.options.tools?.hiddenCall(message) : undefined;
+      if (hidden !== undefined) return this.refuseHiddenTool(stream, id, hidden);
       this.inflight.add({ id, method, progressToken: progressTokenOf(message.message), stream, startedAt: performance.now() });
       this.idleSince = undefined;
     } else if (methodOf(message.message) === 'notifications/cancelled') {
@@ -304,6 +318,15 @@ export class Session {
     if (this.upstream.send(message) || message.kind !== 'request') return;
     const request = this.completed(idOf(message.message) as RequestId);
     if (request) this.answer(request.stream, request.id, this.failure(request.id, 'child-exit'));
+  }
+
+  /**
+   * Rule: a call of a tool the server's filter hides is answered as an unknown tool and never reaches the
+   * child. Why: hiding it from the listing alone would not stop a client that knows its name.
+   */
+  private refuseHiddenTool(stream: Stream, id: RequestId, name: string): void {
+    this.logger.debug({ id, tool: name }, 'refused a call of a hidden tool');
+    this.answer(stream, id, errorResponse(id, INVALID_PARAMS, `Unknown tool: ${name}`));
   }
 
   /**
@@ -328,7 +351,8 @@ export class Session {
         return;
       }
       this.recordAnswer(request, message);
-      this.answer(request.stream, request.id, message);
+      const tools = this.options.tools;
+      this.answer(request.stream, request.id, tools && request.method === 'tools/list' ? tools.listed(message) : message);
       return;
     }
     const owner = routeChildMessage(message.message, this.inflight.values(), this.standalone?.sink !== undefined);
@@ -524,7 +548,7 @@ export class Session {
       return;
     }
     if (typeof result.protocolVersion === 'string') this.protocolVersion = result.protocolVersion;
-    this.logger.info({ protocolVersion: this.protocolVersion, command: this.options.config.child.command }, 'session started');
+    this.logger.info({ protocolVersion: this.protocolVersion, command: this.options.server.child.command }, 'session started');
   }
 
   private failure(id: RequestId, reason: EndReason): WireMessage {

@@ -50,8 +50,15 @@ export interface OAuthBridge {
   stateDir: string;
 }
 
-export async function startOAuthBridge(owner: Owner, args: string[] = [], command: string[] = EVERYTHING, stateDir = join(owner.dir, 'state')): Promise<OAuthBridge> {
-  const port = await freePort();
+/** A bridge with --oauth; `port` to come back at the same URL (the resource its tokens are for). */
+export async function startOAuthBridge(
+  owner: Owner,
+  args: string[] = [],
+  command: string[] = EVERYTHING,
+  stateDir = join(owner.dir, 'state'),
+  port?: number,
+): Promise<OAuthBridge> {
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}/mcp`;
   const bridge = await startBridge(
     ['--port', String(port), '--oauth', '--public-url', url, '--oauth-owner-file', owner.file, '--state-dir', stateDir, ...args],

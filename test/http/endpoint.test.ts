@@ -112,7 +112,7 @@ describe('sessions', () => {
     const notJson = await rawRequest(counted.url, { headers: { ...MCP_HEADERS, 'content-type': 'text/plain' }, body: init });
     expect(notJson.status).toBe(415);
     const metrics = await rawRequest(metricsUrl, { method: 'GET' });
-    expect(metrics.body).toMatch(/^mcp_bridge_children_spawned_total 0$/m);
+    expect(metrics.body).toMatch(/^mcp_bridge_children_spawned_total\{server="default"\} 0$/m);
     expect(taggedProcesses(counted.tag)).toEqual([]);
   });
 

@@ -26,22 +26,22 @@ describe('metrics', () => {
     await rawRequest(bridge.url, { headers: { ...MCP_HEADERS, origin: 'https://evil.example.com' }, body: JSON.stringify(INIT_BODY) });
 
     const text = await (await fetch(metricsUrl)).text();
-    expect(metricValue(text, 'mcp_bridge_sessions_active')).toBe(1);
-    expect(metricValue(text, 'mcp_bridge_children_spawned_total')).toBe(1);
-    expect(metricValue(text, 'mcp_bridge_request_duration_seconds_count', '{method="tools/call"}')).toBe(1);
-    expect(metricValue(text, 'mcp_bridge_spawn_to_initialized_seconds_count')).toBe(1);
-    expect(metricValue(text, 'mcp_bridge_rejections_total', '{reason="origin"}')).toBe(1);
+    expect(metricValue(text, 'mcp_bridge_sessions_active', '{server="default"}')).toBe(1);
+    expect(metricValue(text, 'mcp_bridge_children_spawned_total', '{server="default"}')).toBe(1);
+    expect(metricValue(text, 'mcp_bridge_request_duration_seconds_count', '{server="default",method="tools/call"}')).toBe(1);
+    expect(metricValue(text, 'mcp_bridge_spawn_to_initialized_seconds_count', '{server="default"}')).toBe(1);
+    expect(metricValue(text, 'mcp_bridge_rejections_total', '{server="default",reason="origin"}')).toBe(1);
     expect(metricValue(text, 'mcp_bridge_http_responses_total', '{status="403"}')).toBe(1);
-    expect(metricValue(text, 'mcp_bridge_messages_total', '{direction="to_child"}')).toBeGreaterThanOrEqual(3);
-    expect(metricValue(text, 'mcp_bridge_message_bytes_total', '{direction="to_client"}')).toBeGreaterThan(100);
+    expect(metricValue(text, 'mcp_bridge_messages_total', '{server="default",direction="to_child"}')).toBeGreaterThanOrEqual(3);
+    expect(metricValue(text, 'mcp_bridge_message_bytes_total', '{server="default",direction="to_client"}')).toBeGreaterThan(100);
 
     await client.close();
     const { transport } = await connect(bridge.url);
     await transport.terminateSession();
     await bridge.waitForLog((l) => l.msg === 'session ended' && l.reason === 'deleted');
     const after = await (await fetch(metricsUrl)).text();
-    expect(metricValue(after, 'mcp_bridge_sessions_ended_total', '{reason="deleted"}')).toBe(1);
-    expect(metricValue(after, 'mcp_bridge_children_exited_total', '{status="SIGTERM"}')).toBe(1);
+    expect(metricValue(after, 'mcp_bridge_sessions_ended_total', '{server="default",reason="deleted"}')).toBe(1);
+    expect(metricValue(after, 'mcp_bridge_children_exited_total', '{server="default",status="SIGTERM"}')).toBe(1);
   });
 });
 

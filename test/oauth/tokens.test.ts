@@ -207,7 +207,7 @@ describe('composition and persistence', () => {
     for (const secret of [granted.access, granted.refresh]) expect(state).not.toContain(secret);
     expect(state).toContain(granted.clientId);
     await first.bridge.stop();
-    const second = await startOAuthBridge(owner, [], undefined, first.stateDir);
+    const second = await startOAuthBridge(owner, [], undefined, first.stateDir, Number(new URL(first.url).port));
     expect((await initializeWith(second, granted.access)).status).toBe(200);
     const refreshed = await token(second.origin, { grant_type: 'refresh_token', refresh_token: granted.refresh, client_id: granted.clientId });
     expect(refreshed.status).toBe(200);
@@ -247,7 +247,7 @@ describe('composition and persistence', () => {
     expect(after).not.toContain(grant);
     // Not yet applied to the file: only the bridge writes it.
     expect(readFileSync(join(first.stateDir, 'oauth.json'), 'utf8')).toContain(grant);
-    const second = await startOAuthBridge(owner, [], undefined, first.stateDir);
+    const second = await startOAuthBridge(owner, [], undefined, first.stateDir, Number(new URL(first.url).port));
     expect((await initializeWith(second, granted.access)).status).toBe(401);
     expect(readFileSync(join(first.stateDir, 'oauth.json'), 'utf8')).not.toContain(grant);
     // An unknown grant, or a directory no bridge has made, is an error.

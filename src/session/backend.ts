@@ -1,0 +1,133 @@
+/**
+ * One configured MCP server at run time: how its sessions reach a child (one of their own, taken from its
+ * warm pool or spawned, or a share of its shared child), its place in the caps, its tool filter, and whether
+ * it can take a new session now. Servers are independent: one whose command cannot run is not ready, and
+ * the others go on serving.
+ */
+import { randomUUID } from 'node:crypto';
+import { ChildProcess } from '../child/child-process.js';
+import type { Containment } from '../child/containment.js';
+import { commandIsRunnable } from '../child/find-command.js';
+import type { OrphanGuard } from '../child/orphan-guard.js';
+import { SharedChild } from '../child/shared-child.js';
+import { dedicatedUpstream, type Upstream, type UpstreamEvents } from '../child/upstream.js';
+import { WarmPool } from '../child/warm-pool.js';
+import type { Config, ServerConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ServerMetrics } from '../metrics.js';
+import { VERSION } from '../version.js';
+import type { OutboundBudget } from './outbound-log.js';
+import type { Reservation, ServerCap, SessionRegistry } from './registry.js';
+import { Session } from './session.js';
+import { ToolFilter } from './tool-filter.js';
+
+export interface BackendDeps {
+  config: Config;
+  server: ServerConfig;
+  registry: SessionRegistry;
+  budget: OutboundBudget;
+  metrics: ServerMetrics;
+  log: Logger;
+  guard: OrphanGuard;
+  containment: Containment;
+}
+
+/** Who opens a session: the client it counts toward, its address for logs, and the principal it belongs to. */
+export interface Opener {
+  key: string;
+  address: string;
+  principal: string;
+}
+
+type Connect = (log: () => Logger, events: UpstreamEvents) => Upstream;
+
+export class Backend {
+  readonly name: string;
+  readonly cap: ServerCap;
+  readonly metrics: ServerMetrics;
+  private readonly tools: ToolFilter | undefined;
+  private readonly pool: WarmPool | undefined;
+  private readonly shared: SharedChild | undefined;
+  private readonly channelLimits: { maxLineBytes: number; maxInputBytes: number; stallTimeoutMs: number };
+
+  constructor(private readonly deps: BackendDeps) {
+    const { config, server, log } = deps;
+    const { limits } = config;
+    this.name = server.name;
+    this.cap = { name: server.name, maxSessions: server.maxSessions };
+    this.metrics = deps.metrics;
+    this.metrics.declare();
+    this.tools = server.tools && new ToolFilter(server.tools);
+    this.channelLimits = { maxLineBytes: limits.maxChildLineBytes, maxInputBytes: limits.maxInputBufferBytes, stallTimeoutMs: limits.stallTimeoutMs };
+    const spawn = () => this.spawnChild();
+    this.pool = server.pool > 0 ? new WarmPool(server.pool, spawn, () => deps.registry.room(this.cap), log, config.killGraceMs) : undefined;
+    this.shared = server.shared
+      ? new SharedChild({ spawn, log, metrics: this.metrics, ...this.channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
+      : undefined;
+  }
+
+  /** Fills the warm pool, once the bridge listens. */
+  start(): void {
+    this.pool?.refill();
+  }
+
+  /** Starts a session in the reserved place, spawning or taking its child; rejects when the command cannot start. */
+  async startSession(reservation: Reservation, opener: Opener, protocolVersion: string): Promise<Session> {
+    const connect = await this.upstream();
+    const session = new Session(connect, {
+      id: randomUUID(),
+      config: this.deps.config,
+      server: this.deps.server,
+      tools: this.tools,
+      log: this.deps.log,
+      budget: this.deps.budget,
+      metrics: this.metrics,
+      clientKey: opener.key,
+      clientAddress: opener.address,
+      principal: opener.principal,
+      protocolVersion,
+      hooks: {
+        ending: (s) => {
+          this.deps.registry.forget(s);
+          // Its child's place is free once the child is gone.
+          void s.ended.then(() => this.pool?.refill());
+        },
+      },
+    });
+    reservation.fill(session);
+    return session;
+  }
+
+  /** Rule: a server is ready while its command can be run and a session of it fits (or one can be evicted). */
+  notReady(): string | undefined {
+    const { child, childEnv, childCwd } = this.deps.server;
+    if (!commandIsRunnable(child.command, childEnv.PATH, childCwd)) return 'the MCP server command cannot be run';
+    if (!this.deps.registry.hasRoom(this.cap)) return 'every session is busy';
+    return undefined;
+  }
+
+  /** Stops the warm pool (before the sessions end). */
+  async stopPool(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  /** Ends the shared child (after the sessions). */
+  async close(): Promise<void> {
+    await this.shared?.close();
+  }
+
+  private async spawnChild(): Promise<ChildProcess> {
+    const { server, guard, containment } = this.deps;
+    const child = await ChildProcess.spawn({ command: server.child, env: server.childEnv, cwd: server.childCwd, guard, containment });
+    this.metrics.childSpawned();
+    return child;
+  }
+
+  /** How a new session reaches its server: a share of the shared child, or a child of its own. */
+  private async upstream(): Promise<Connect> {
+    const { shared } = this;
+    if (shared) return (sessionLog, events) => shared.attach(sessionLog, events);
+    const child = this.pool?.take() ?? (await this.spawnChild());
+    return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics: this.metrics, ...this.channelLimits }, events);
+  }
+}
