@@ -6,11 +6,9 @@ let
 
   # The overlay's package when present, so an override reaches the service; else build our own.
   defaultPackage = pkgs.mcp-bridge or (pkgs.callPackage ../nix/package.nix { });
-in
-{
-  package = lib.mkPackageOption { mcp-bridge = defaultPackage; } "mcp-bridge" { };
 
-  server = {
+  # A stdio server: its command and environment (the single `server`, and each entry of `servers`).
+  serverOptions = {
     command = mkOption {
       type = types.nonEmptyListOf types.str;
       default = [ (lib.getExe pkgs.mcp-nixos) ];
@@ -40,6 +38,94 @@ in
         Values are stored in the world-readable Nix store, so keep secrets out of them.
       '';
     };
+  };
+
+  # An entry of `servers`: a server, and what it may have of its own. Unset values come from the bridge's options.
+  serversEntryOptions = serverOptions // {
+    tools = {
+      allow = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = null;
+        example = [ "nixos_*" ];
+        description = "Globs of the tools clients may see and call; `null`: every tool not denied.";
+      };
+      deny = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "delete_*" ];
+        description = ''
+          Globs of tools hidden from clients: left out of every `tools/list` and refused on
+          `tools/call` before the call reaches the server. Deny wins over allow.
+        '';
+      };
+    };
+
+    shared = mkOption {
+      type = types.nullOr types.bool;
+      default = null;
+      description = "One server process for all of this server's sessions; `null`: the bridge's {option}`shared`.";
+    };
+
+    pool = mkOption {
+      type = types.nullOr types.ints.unsigned;
+      default = null;
+      description = "Processes of this server started ahead of need; `null`: the bridge's {option}`pool`.";
+    };
+
+    maxSessions = mkOption {
+      type = types.nullOr types.ints.positive;
+      default = null;
+      description = "This server's own session cap, within the bridge's {option}`maxSessions`.";
+    };
+
+    idleTimeout = mkOption {
+      type = types.nullOr types.ints.positive;
+      default = null;
+      description = "Seconds before an idle session of this server is closed; `null`: the bridge's {option}`idleTimeout`.";
+    };
+
+    authTokenFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/var/lib/secrets/mcp-files-tokens";
+      description = ''
+        Bearer tokens for this server only, instead of the bridge's {option}`authTokenFile`. A path on
+        this machine (for an instance, on the host), outside the Nix store.
+      '';
+    };
+  };
+in
+{
+  package = lib.mkPackageOption { mcp-bridge = defaultPackage; } "mcp-bridge" { };
+
+  server = serverOptions;
+
+  servers = mkOption {
+    type = types.attrsOf (types.submodule { options = serversEntryOptions; });
+    default = { };
+    example = literalExpression ''
+      {
+        nixos = { };
+        time = {
+          command = [ (lib.getExe pkgs.mcp-server-time) ];
+          environment = { };
+          tools.deny = [ "convert_*" ];
+        };
+      }
+    '';
+    description = ''
+      Several servers on one endpoint, each at `<pathPrefix>/servers/<name>/mcp` (names of lowercase
+      letters, digits and `-`), with its own sessions, limits and tool filter; the bridge's other options
+      are their defaults. When set, {option}`server` is not used. The only server of a set of one is also
+      served at {option}`path`.
+    '';
+  };
+
+  pathPrefix = mkOption {
+    type = types.strMatching "(/[^/?# ]+)*";
+    default = "";
+    example = "/mcp";
+    description = "What comes before `/servers/<name>/mcp` (and the list at `/servers`) with {option}`servers`.";
   };
 
   path = mkOption {

@@ -11,13 +11,31 @@ let
   inherit (lib) mkOption types;
 
   cfg = config.services.mcp-bridge;
-  bridgeAssertions = import ./bridge-assertions.nix { inherit lib; };
+  checks = import ./bridge-assertions.nix { inherit lib; };
 
-  # The bridge hands the server an explicit environment only, and TLS clients need a CA bundle.
-  serverEnvironment = {
-    SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
-  }
-  // cfg.server.environment;
+  # The bridge hands a server an explicit environment only, and TLS clients need a CA bundle.
+  environmentOf = server: { SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt"; } // server.environment;
+
+  several = cfg.servers != { };
+  credentialsDirectory = "/run/credentials/mcp-bridge.service";
+
+  # `--config`'s file, in the format the bridge reads: unset values are left out, so the options apply.
+  serversFile = pkgs.writeText "mcp-bridge-servers.json" (builtins.toJSON serversConfig);
+  serversConfig.mcpServers = lib.mapAttrs (
+    name: server:
+    lib.filterAttrs (_: value: value != null) {
+      command = lib.head server.command;
+      args = lib.tail server.command;
+      env = environmentOf server;
+      tools =
+        if server.tools.allow == null && server.tools.deny == [ ] then
+          null
+        else
+          { inherit (server.tools) deny; } // lib.optionalAttrs (server.tools.allow != null) { inherit (server.tools) allow; };
+      inherit (server) shared pool maxSessions idleTimeout;
+      authTokenFile = if server.authTokenFile == null then null else "${credentialsDirectory}/tokens-${name}";
+    }
+  ) cfg.servers;
 
   repeat =
     flag: values:
@@ -60,7 +78,19 @@ let
     ]
     ++ repeat "--oauth-redirect-allow" cfg.oauth.redirectAllow
   )
-  ++ repeat "--env" (lib.mapAttrsToList (name: value: "${name}=${value}") serverEnvironment)
+  ++ (
+    if several then
+      [
+        "--config"
+        "${serversFile}"
+      ]
+      ++ lib.optionals (cfg.pathPrefix != "") [
+        "--path-prefix"
+        cfg.pathPrefix
+      ]
+    else
+      repeat "--env" (lib.mapAttrsToList (name: value: "${name}=${value}") (environmentOf cfg.server))
+  )
   ++ cfg.extraArgs;
 
   # Secret files reach the service as systemd credentials (readable by its dynamic user, copied at each
@@ -81,13 +111,21 @@ let
       file = if cfg.oauth.enable then cfg.oauth.totpFile else null;
       flag = "--oauth-totp-file";
     }
-  ];
+  ]
+  # A server's own tokens: its entry in the servers file names the credential.
+  ++ lib.mapAttrsToList (name: server: {
+    name = "tokens-${name}";
+    file = server.authTokenFile;
+    flag = null;
+  }) (lib.filterAttrs (_: server: server.authTokenFile != null) cfg.servers);
 
   # %d is the credentials directory, a specifier that must stay unescaped.
   execStart = lib.concatStringsSep " " (
     [ (utils.escapeSystemdExecArgs argv) ]
-    ++ map (credential: "${credential.flag} %d/${credential.name}") credentials
-    ++ [ (utils.escapeSystemdExecArgs ([ "--" ] ++ cfg.server.command)) ]
+    ++ map (credential: "${credential.flag} %d/${credential.name}") (
+      lib.filter (credential: credential.flag != null) credentials
+    )
+    ++ lib.optional (!several) (utils.escapeSystemdExecArgs ([ "--" ] ++ cfg.server.command))
   );
 
   loopback = lib.hasPrefix "127." cfg.listen.address || cfg.listen.address == "::1" || cfg.listen.address == "localhost";
@@ -111,6 +149,14 @@ in
       };
     };
 
+    serversConfig = mkOption {
+      type = types.attrs;
+      internal = true;
+      readOnly = true;
+      default = serversConfig;
+      description = "What the servers file holds, for tests.";
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;
@@ -119,13 +165,14 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions = bridgeAssertions "services.mcp-bridge" cfg ++ [
+    assertions = checks.assertions "services.mcp-bridge" cfg ++ [
       {
         assertion =
-          loopback || cfg.authTokenFile != null || cfg.oauth.enable || cfg.allowUnauthenticated;
+          loopback || checks.authenticated cfg || cfg.allowUnauthenticated;
         message =
           "services.mcp-bridge listens on ${cfg.listen.address}, beyond loopback, without authentication: "
-          + "set services.mcp-bridge.authTokenFile or services.mcp-bridge.oauth, or "
+          + "set services.mcp-bridge.authTokenFile (for every server without a token file of its own) or "
+          + "services.mcp-bridge.oauth, or "
           + "services.mcp-bridge.allowUnauthenticated = true to serve it unauthenticated on purpose.";
       }
       {

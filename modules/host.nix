@@ -224,7 +224,7 @@ let
       };
     };
 
-  bridgeAssertions = import ./bridge-assertions.nix { inherit lib; };
+  checks = import ./bridge-assertions.nix { inherit lib; };
 
   # What an instance's guest needs from the host besides the store: its secret files, copied before each
   # start into a directory shared read-only (nothing else of the host's secrets reaches the guest), and,
@@ -235,11 +235,14 @@ let
   guestSecretsDir = "/run/mcp-bridge-secrets";
   secretsOf =
     instance:
-    lib.filterAttrs (_: file: file != null) {
-      tokens = instance.authTokenFile;
-      owner = if instance.oauth.enable then instance.oauth.ownerFile else null;
-      totp = if instance.oauth.enable then instance.oauth.totpFile else null;
-    };
+    lib.filterAttrs (_: file: file != null) (
+      {
+        tokens = instance.authTokenFile;
+        owner = if instance.oauth.enable then instance.oauth.ownerFile else null;
+        totp = if instance.oauth.enable then instance.oauth.totpFile else null;
+      }
+      // lib.mapAttrs' (name: server: lib.nameValuePair "tokens-${name}" server.authTokenFile) instance.servers
+    );
   guestSecret =
     instance: secret:
     if (secretsOf instance) ? ${secret} then "${guestSecretsDir}/${secret}" else null;
@@ -459,8 +462,12 @@ let
         allowUnauthenticated
         clientIpHeader
         extraArgs
+        pathPrefix
         ;
       authTokenFile = guestSecret instance "tokens";
+      servers = lib.mapAttrs (
+        name: server: server // { authTokenFile = guestSecret instance "tokens-${name}"; }
+      ) instance.servers;
       oauth = instance.oauth // {
         ownerFile = guestSecret instance "owner";
         totpFile = guestSecret instance "totp";
@@ -594,16 +601,16 @@ in
             + "its gateway on-link.";
         }
         {
-          assertion =
-            instance.allowUnauthenticated || instance.authTokenFile != null || instance.oauth.enable;
+          assertion = instance.allowUnauthenticated || checks.authenticated instance;
           message =
             "services.mcp-bridge.instances.${name}: the bridge in the microVM listens beyond loopback "
-            + "without authentication: set authTokenFile (bearer tokens) or oauth (private access from "
+            + "without authentication: set authTokenFile (bearer tokens, for every server without a file of "
+            + "its own) or oauth (private access from "
             + "claude.ai), or allowUnauthenticated = true to serve it unauthenticated on purpose, ideally "
             + "with an unguessable path.";
         }
       ]
-      ++ bridgeAssertions "services.mcp-bridge.instances.${name}" instance
+      ++ checks.assertions "services.mcp-bridge.instances.${name}" instance
     ) instances
     );
 

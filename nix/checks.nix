@@ -32,6 +32,7 @@ let
     }).config;
   guest = host.microvm.vms.mcp-nixos.config.config;
   privateGuest = host.microvm.vms.private.config.config;
+  tailnetGuest = host.microvm.vms.tailnet.config.config;
 
   expectations = {
     "microvm@mcp-nixos waits for the guest's readiness" =
@@ -58,6 +59,12 @@ let
     "the private instance's secrets are copied before its virtiofs daemons start" =
       lib.elem "microvm-virtiofsd@private.service"
         host.systemd.services.mcp-bridge-prepare-private.before;
+    "the tailnet guest serves mcp-nixos and the time server from one config file" =
+      lib.attrNames tailnetGuest.services.mcp-bridge.serversConfig.mcpServers == [
+        "nixos"
+        "time"
+      ]
+      && lib.hasInfix "--config" tailnetGuest.systemd.services.mcp-bridge.serviceConfig.ExecStart;
     "the loopback proxy listens on 127.0.0.1" =
       host.systemd.sockets.mcp-bridge-proxy-tailnet.listenStreams == [ "127.0.0.1:18080" ];
   };

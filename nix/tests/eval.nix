@@ -45,6 +45,7 @@ let
       networks = config.systemd.network.networks;
       service = config.systemd.services.mcp-bridge or null;
       systemPackages = config.environment.systemPackages;
+      serversConfig = config.services.mcp-bridge.serversConfig;
     }
     // lib.optionalAttrs (config ? microvm) {
       microvm = {

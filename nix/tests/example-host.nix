@@ -1,6 +1,7 @@
 # A host as the README describes it: mcp-nixos public through Cloudflare Tunnel from its own store
 # disk, a private instance for claude.ai behind OAuth through the same tunnel, and one for the tailnet on
-# a loopback port. Evaluated by the flake checks.
+# a loopback port serving two servers. Evaluated by the flake checks.
+{ lib, pkgs, ... }:
 {
   system.stateVersion = "26.05";
   boot.loader.grub.enable = false;
@@ -54,6 +55,18 @@
       guestAddress = "192.168.100.4";
       allowedHosts = [ "server.example-tailnet.ts.net" ];
       expose.loopbackPort = 18080;
+      # Two servers in one VM: /servers/nixos/mcp and /servers/time/mcp.
+      servers = {
+        nixos = { };
+        time = {
+          command = [
+            (lib.getExe pkgs.mcp-server-time)
+            "--local-timezone=Europe/Berlin"
+          ];
+          environment = { };
+          tools.deny = [ "convert_time" ];
+        };
+      };
     };
   };
 }

@@ -9,4 +9,6 @@
   "publicGuestWithoutAuth"
   "oauthIncomplete"
   "secretsInStore"
+  "badServerName"
+  "instanceWithAnOpenServer"
 ]

@@ -72,8 +72,12 @@
   # The instances of the README's example host, which the flake checks also evaluate in full.
   exampleHost = {
     kind = "host";
-    module.services.mcp-bridge.instances =
-      (import ./example-host.nix).services.mcp-bridge.instances;
+    module =
+      { lib, pkgs, ... }:
+      {
+        services.mcp-bridge.instances =
+          (import ./example-host.nix { inherit lib pkgs; }).services.mcp-bridge.instances;
+      };
   };
 
   hostWithGuestModule = {
@@ -262,6 +266,74 @@
         enable = true;
         publicUrl = "https://mcp.example.org/mcp";
         ownerFile = ./stubs.nix;
+      };
+    };
+  };
+
+  # Two servers behind the guest service, one with a filter, tokens and settings of its own.
+  guestWithServers = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      pathPrefix = "/mcp";
+      servers = {
+        nixos = { };
+        time = {
+          command = [
+            "/run/current-system/sw/bin/mcp-server-time"
+            "--local-timezone=UTC"
+          ];
+          environment.TZ = "UTC";
+          tools = {
+            allow = [ "get_*" ];
+            deny = [ "convert_*" ];
+          };
+          shared = true;
+          maxSessions = 4;
+          authTokenFile = "/var/lib/secrets/time-tokens";
+        };
+      };
+    };
+  };
+
+  # A server name that cannot be part of a URL path.
+  badServerName = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      servers."Time.Server" = { };
+    };
+  };
+
+  # One VM serving two servers on a public address: one has its own tokens, the other the instance's.
+  instanceWithServers = {
+    kind = "host";
+    module.services.mcp-bridge.instances.pair = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+      authTokenFile = "/var/lib/secrets/pair-tokens";
+      servers = {
+        nixos = { };
+        time = {
+          command = [ "/run/current-system/sw/bin/mcp-server-time" ];
+          environment = { };
+          authTokenFile = "/var/lib/secrets/time-tokens";
+        };
+      };
+    };
+  };
+
+  # The same on a public address with tokens for one server only: the other would be open.
+  instanceWithAnOpenServer = {
+    kind = "host";
+    module.services.mcp-bridge.instances.pair = {
+      vsockCid = 3;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+      servers = {
+        nixos = { };
+        time.authTokenFile = "/var/lib/secrets/time-tokens";
       };
     };
   };

@@ -72,8 +72,11 @@ let
 
     config._module.args = {
       pkgs = {
+        # Keeps the text, so that the tests can read what a generated file holds.
+        writeText = name: text: stubPackage name // { inherit text; };
         mcp-bridge = stubPackage "mcp-bridge";
         mcp-nixos = stubPackage "mcp-nixos";
+        mcp-server-time = stubPackage "mcp-server-time";
         iproute2 = stubPackage "iproute2";
         stdenv.hostPlatform = {
           system = "x86_64-linux";

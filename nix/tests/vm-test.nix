@@ -65,6 +65,23 @@ in
     systemd.services.mcp-bridge.wantedBy = pkgs.lib.mkForce [ ];
   };
 
+  # Two servers on one endpoint through a generated config file; the second hides the tiny server's tool.
+  nodes.several = {
+    imports = [ tinyBridge ];
+
+    services.mcp-bridge.servers = {
+      tiny = {
+        command = [ (pkgs.lib.getExe tinyServer) ];
+        environment = { };
+      };
+      filtered = {
+        command = [ (pkgs.lib.getExe tinyServer) ];
+        environment = { };
+        tools.deny = [ "echo" ];
+      };
+    };
+  };
+
   testScript = ''
     import base64
     import hashlib
@@ -100,6 +117,34 @@ in
     post({"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
     tools = post({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session)
     assert '"echo"' in tools, tools
+
+    # Several servers: each at its own path, listed at /servers, the filtered one without its tool.
+    several.wait_for_unit("mcp-bridge.service")
+    listing = json.loads(several.succeed("curl -fsS http://127.0.0.1:8080/servers"))
+    assert sorted(server["name"] for server in listing["servers"]) == ["filtered", "tiny"], listing
+    assert all(server["status"] == "ready" for server in listing["servers"]), listing
+
+
+    def tools_of(name):
+        server_url = f"http://127.0.0.1:8080/servers/{name}/mcp"
+
+        def send(message, extra=""):
+            return several.succeed(f"curl -fsS -D /tmp/headers {headers} {extra} -d '{json.dumps(message)}' {server_url}")
+
+        send({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
+        })
+        sid = several.succeed("grep -i '^mcp-session-id:' /tmp/headers | cut -d' ' -f2 | tr -d '\\r\\n'")
+        extra = f"-H 'Mcp-Session-Id: {sid}' -H 'MCP-Protocol-Version: 2025-06-18'"
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"}, extra)
+        return send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, extra)
+
+
+    assert '"echo"' in tools_of("tiny")
+    assert '"echo"' not in tools_of("filtered")
 
     # SIGTERM drains and exits 0.
     machine.succeed("systemctl stop mcp-bridge.service")

@@ -9,7 +9,8 @@
  * Without them the evaluation tests are skipped and only the parse test runs.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -74,6 +75,7 @@ interface Guest {
   failedAssertions: string[];
   service: (Unit & { unitConfig?: Record<string, unknown> }) | null;
   systemPackages: string[];
+  serversConfig: { mcpServers: Record<string, Record<string, unknown>> };
   microvm?: {
     hypervisor: string;
     vcpu: number;
@@ -162,6 +164,32 @@ describe('Nix files', () => {
     ).filter((failure) => failure !== undefined);
     expect(failures).toEqual([]);
   });
+
+  it.skipIf(!hasNix)("the README's host example configures exactly the instances and tunnel the checks evaluate", async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const module = /\(\n(\s+\{ lib, pkgs, \.\.\. \}:\n[\s\S]*?\n\s+\})\n\s+\)/.exec(readme)?.[1];
+    expect(module, "the host module in the README's example").toBeDefined();
+    const scratch = mkdtempSync(join(tmpdir(), 'mcp-bridge-readme-'));
+    try {
+      writeFileSync(join(scratch, 'readme-host.nix'), module ?? '');
+      // Enough of lib and pkgs for what the two modules use.
+      const expression = `
+        let
+          args = {
+            lib.getExe = package: "\${package}/bin/\${package.meta.mainProgram}";
+            pkgs.mcp-server-time = { outPath = "/nix/store/time"; meta.mainProgram = "mcp-server-time"; };
+          };
+          readme = import ${join(scratch, 'readme-host.nix')} args;
+          example = import ${join(repoRoot, 'nix/tests/example-host.nix')} args;
+          keep = host: { inherit (host.services.mcp-bridge) instances; inherit (host.services.cloudflared) tunnels; };
+        in
+        { same = keep readme == keep example; }`;
+      const { stdout } = await run('nix-instantiate', ['--eval', '--strict', '--json', '--expr', expression]);
+      expect(JSON.parse(stdout)).toEqual({ same: true });
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 });
 
 const evalTitle = 'NixOS modules, evaluated against stubbed NixOS options';
@@ -238,7 +266,7 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     it('refuses a public address without tokens or allowUnauthenticated', async () => {
       const { failedAssertions } = await evaluate<Guest>('publicGuestWithoutAuth');
       expect(failedAssertions).toHaveLength(1);
-      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge listens on 0\.0\.0\.0, .*authTokenFile or services\.mcp-bridge\.oauth/);
+      expect(failedAssertions[0]).toMatch(/^services\.mcp-bridge listens on 0\.0\.0\.0, .*authTokenFile .*or services\.mcp-bridge\.oauth/);
     });
 
     it('refuses a warm pool together with a shared server', async () => {
@@ -450,6 +478,54 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     });
   });
 
+  describe('several servers', () => {
+    it('writes the servers file the bridge reads, with each server\'s own settings and only what is set', async () => {
+      const { failedAssertions, serversConfig, service } = await evaluate<Guest>('guestWithServers');
+      expect(failedAssertions).toEqual([]);
+      expect(serversConfig.mcpServers.time).toEqual({
+        command: '/run/current-system/sw/bin/mcp-server-time',
+        args: ['--local-timezone=UTC'],
+        env: { SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt', TZ: 'UTC' },
+        tools: { allow: ['get_*'], deny: ['convert_*'] },
+        shared: true,
+        maxSessions: 4,
+        // Its own token file, as the credential the unit loads.
+        authTokenFile: '/run/credentials/mcp-bridge.service/tokens-time',
+      });
+      expect(serversConfig.mcpServers.nixos).toMatchObject({ command: `${STUB}-mcp-nixos/bin/mcp-nixos`, args: [], env: { MCP_NIXOS_TRANSPORT: 'stdio' } });
+      expect(Object.keys(serversConfig.mcpServers.nixos)).toEqual(['args', 'command', 'env']);
+      const argv = execArgv(service?.serviceConfig.ExecStart);
+      expect(argv[argv.indexOf('--config') + 1]).toBe(`${STUB}-mcp-bridge-servers.json`);
+      expect(argv[argv.indexOf('--path-prefix') + 1]).toBe('/mcp');
+      // The servers' commands and environments are in the file, not on the command line.
+      expect(argv).not.toContain('--');
+      expect(argv).not.toContain('--env');
+      expect(service?.serviceConfig.LoadCredential).toEqual(['tokens-time:/var/lib/secrets/time-tokens']);
+    });
+
+    it('refuses a server name that cannot be a URL path segment', async () => {
+      const { failedAssertions } = await evaluate<Guest>('badServerName');
+      expect(failedAssertions).toEqual([
+        'services.mcp-bridge.servers: names are served in URLs and must be lowercase letters, digits and "-" only, but "Time.Server" is not.',
+      ]);
+    });
+
+    it('runs several servers in one VM, each server\'s token file copied to the guest beside the instance\'s', async () => {
+      const { failedAssertions, vms, services } = await evaluate<Host>('instanceWithServers');
+      expect(failedAssertions).toEqual([]);
+      const guest = vms.pair;
+      expect(guest?.failedAssertions).toEqual([]);
+      expect(Object.keys(guest?.serversConfig.mcpServers ?? {})).toEqual(['nixos', 'time']);
+      expect(guest?.service?.serviceConfig.LoadCredential).toEqual(['tokens:/run/mcp-bridge-secrets/tokens', 'tokens-time:/run/mcp-bridge-secrets/tokens-time']);
+      expect(services['mcp-bridge-prepare-pair']?.script).toContain('install -m 0400 /var/lib/secrets/time-tokens /run/mcp-bridge-instances/pair/tokens-time');
+    });
+
+    it('refuses a public instance where one of its servers would go without a token', async () => {
+      const { failedAssertions } = await evaluate<Host>('instanceWithAnOpenServer');
+      expect(failedAssertions).toEqual([expect.stringMatching(/^services\.mcp-bridge\.instances\.pair: .*for every server without a file of its own/)]);
+    });
+  });
+
   describe('host module, authenticated instances', () => {
     const host = () => evaluate<Host>('privateInstances');
 
@@ -532,6 +608,20 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     });
     expect(vms.private?.failedAssertions).toEqual([]);
     expect(execArgv(vms.private?.service?.serviceConfig.ExecStart)).toContain('--oauth');
+    // The tailnet VM serves mcp-nixos and the time server, the latter without one of its tools.
+    expect(vms.tailnet?.failedAssertions).toEqual([]);
+    expect(execArgv(vms.tailnet?.service?.serviceConfig.ExecStart)).toContain('--config');
+    expect(vms.tailnet?.serversConfig).toEqual({
+      mcpServers: {
+        nixos: expect.objectContaining({ command: `${STUB}-mcp-nixos/bin/mcp-nixos`, args: [] }),
+        time: {
+          command: `${STUB}-mcp-server-time/bin/mcp-server-time`,
+          args: ['--local-timezone=Europe/Berlin'],
+          env: { SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt' },
+          tools: { deny: ['convert_time'] },
+        },
+      },
+    });
   });
 
   it('lets a host run a bridge of its own through the guest module next to its instances', async () => {

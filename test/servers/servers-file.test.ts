@@ -1,11 +1,12 @@
 /** `--config FILE`: what the file may say, what it may not, and how the command line fills in the rest. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse-args.js';
 import { readServersFile } from '../../src/cli/servers-file.js';
 import type { Config } from '../../src/config.js';
+import { ROOT } from '../helpers/bridge.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'mcp-bridge-servers-file-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -37,6 +38,17 @@ describe('the servers file', () => {
     ]);
     const vscode = file({ inputs: [], servers: { memory: { type: 'stdio', command: 'npx', args: ['-y', 'memory'] } } });
     expect(readServersFile(vscode).map((s) => s.name)).toEqual(['memory']);
+  });
+
+  it("reads the README's example as the README describes it", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = /### Several servers[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, 'a json block in the README\'s "Several servers"').toBeDefined();
+    const servers = readServersFile(file(example));
+    expect(servers.map((server) => server.name)).toEqual(['everything', 'files', 'nixos']);
+    expect(servers[0]?.tools).toEqual({ allow: undefined, deny: ['get-env', 'gzip-file-*'] });
+    expect(servers[1]?.authTokenFile).toBe(join(scratch, 'secrets/files-tokens'));
+    expect(servers[2]?.shared).toBe(true);
   });
 
   it('refuses a bad value with a message that names the file, the server and the key', () => {
