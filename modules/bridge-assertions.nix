@@ -38,6 +38,21 @@ let
       (secretOutsideStore "authTokenFile" cfg.authTokenFile)
       (secretOutsideStore "oauth.ownerFile" cfg.oauth.ownerFile)
       (secretOutsideStore "oauth.totpFile" cfg.oauth.totpFile)
+      (secretOutsideStore "peerSecretFile" cfg.peerSecretFile)
+      {
+        assertion = cfg.peers != { } -> cfg.nodeId != null && cfg.peerSecretFile != null;
+        message =
+          "${prefix}.peers needs ${prefix}.nodeId (the other nodes find this one's sessions by it) and "
+          + "${prefix}.peerSecretFile (a secret shared by the nodes, e.g. made with `openssl rand -hex 32`).";
+      }
+      {
+        assertion = !(cfg.peers ? ${toString cfg.nodeId});
+        message = "${prefix}.peers names this node itself (${toString cfg.nodeId}): list only the other nodes.";
+      }
+      {
+        assertion = lib.all (node: builtins.match "[a-z0-9]{1,16}" node != null) (lib.attrNames cfg.peers);
+        message = "${prefix}.peers: node ids are 1 to 16 lowercase letters and digits.";
+      }
     ]
     ++ lib.mapAttrsToList (
       name: server: secretOutsideStore "servers.${name}.authTokenFile" server.authTokenFile

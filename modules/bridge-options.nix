@@ -4,8 +4,9 @@
 let
   inherit (lib) literalExpression mkOption types;
 
-  # The overlay's package when present, so an override reaches the service; else build our own.
-  defaultPackage = pkgs.mcp-bridge or (pkgs.callPackage ../nix/package.nix { });
+  # This flake's own package, never a package of that name that some nixpkgs may one day have: a host
+  # that wants another (the overlay's, an override) sets `package`.
+  defaultPackage = pkgs.callPackage ../nix/package.nix { };
 
   # A stdio server: its command and environment (the single `server`, and each entry of `servers`).
   serverOptions = {
@@ -96,7 +97,12 @@ let
   };
 in
 {
-  package = lib.mkPackageOption { mcp-bridge = defaultPackage; } "mcp-bridge" { };
+  package = mkOption {
+    type = types.package;
+    default = defaultPackage;
+    defaultText = lib.literalMD "mcp-bridge as this flake builds it";
+    description = "The mcp-bridge package to run.";
+  };
 
   server = serverOptions;
 
@@ -186,6 +192,50 @@ in
     type = types.ints.positive;
     default = 600;
     description = "Seconds after which an idle session is closed and its server process stopped.";
+  };
+
+  nodeId = mkOption {
+    type = types.nullOr (types.strMatching "[a-z0-9]{1,16}");
+    default = null;
+    example = "a";
+    description = ''
+      This bridge's id among several behind one load balancer: its session ids start with `<nodeId>-`,
+      every response names it in `X-Mcp-Bridge-Node`, and its metrics carry it. `null`: a random one.
+    '';
+  };
+
+  peers = mkOption {
+    type = types.attrsOf (types.strMatching "https?://[^/]+");
+    default = { };
+    example = {
+      b = "http://192.168.100.4:8080";
+    };
+    description = ''
+      The other nodes by id, as `http(s)://HOST:PORT`: a request for one of their sessions is passed there
+      and its answer streamed back, so any load balancer works, round robin included. Needs
+      {option}`nodeId` and {option}`peerSecretFile`.
+    '';
+  };
+
+  peerSecretFile = mkOption {
+    type = types.nullOr types.path;
+    default = null;
+    example = "/var/lib/secrets/mcp-bridge-peer-secret";
+    description = ''
+      A secret shared by the nodes (one line of at least 32 characters, e.g. `openssl rand -hex 32`),
+      with which they pass requests to each other. A path on this machine (for an instance, on the host),
+      outside the Nix store.
+    '';
+  };
+
+  drainTimeout = mkOption {
+    type = types.ints.unsigned;
+    default = 0;
+    example = 30;
+    description = ''
+      On stop, seconds to go on serving the calls in flight, taking no new session (the balancer sends
+      new ones to the other nodes) and ending each session once it has none; `0`: end them at once.
+    '';
   };
 
   authTokenFile = mkOption {

@@ -70,6 +70,15 @@ let
     (toString cfg.pool)
   ]
   ++ lib.optional cfg.shared "--shared"
+  ++ lib.optionals (cfg.nodeId != null) [
+    "--node-id"
+    cfg.nodeId
+  ]
+  ++ repeat "--peer" (lib.mapAttrsToList (node: url: "${node}=${url}") cfg.peers)
+  ++ lib.optionals (cfg.drainTimeout > 0) [
+    "--drain-timeout"
+    (toString cfg.drainTimeout)
+  ]
   ++ lib.optionals cfg.oauth.enable (
     [
       "--oauth"
@@ -110,6 +119,11 @@ let
       name = "totp";
       file = if cfg.oauth.enable then cfg.oauth.totpFile else null;
       flag = "--oauth-totp-file";
+    }
+    {
+      name = "peer-secret";
+      file = cfg.peerSecretFile;
+      flag = "--peer-secret-file";
     }
   ]
   # A server's own tokens: its entry in the servers file names the credential.
@@ -213,6 +227,8 @@ in
         StateDirectoryMode = lib.mkIf cfg.oauth.enable "0700";
         Restart = "always";
         RestartSec = 5;
+        # Draining runs before the usual shutdown, which waits up to 10 s for the server processes.
+        TimeoutStopSec = lib.mkIf (cfg.drainTimeout > 0) (cfg.drainTimeout + 30);
 
         # No MemoryDenyWriteExecute: V8's JIT and the Python server (libffi) need writable code.
         DynamicUser = true;

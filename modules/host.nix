@@ -17,8 +17,18 @@ let
 
   octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
   ipv4 = types.strMatching "(${octet}\\.){3}${octet}";
-  # tc reads these as single words; the pattern keeps anything else off its command line.
-  tcQuantity = types.strMatching "[0-9]+(\\.[0-9]+)?[a-zA-Z]*";
+  # tc reads these as single words; the patterns keep anything else off its command line. Rates are bits
+  # per second only: tc reads "100mbps" as 100 megabytes per second and a bare "100" as 100 bit/s.
+  decimal = "[0-9]+(\\.[0-9]+)?";
+  tcRate = types.strMatching "${decimal}[kmgt]?bit" // {
+    description = "bit rate such as \"100mbit\" (bit, kbit, mbit, gbit or tbit; tc's \"bps\" units are bytes)";
+  };
+  tcSize = types.strMatching "${decimal}([kmg]?b|[kmgt]?bit)" // {
+    description = "size such as \"10mbit\" or \"64kb\" (b, kb, mb, gb, or bit units)";
+  };
+  tcTime = types.strMatching "${decimal}(us|ms|s)" // {
+    description = "time such as \"400ms\" (us, ms or s)";
+  };
 
   # 02: marks a locally administered unicast address; the guest's IPv4 octets make it unique.
   macFromIPv4 =
@@ -28,39 +38,32 @@ let
       byte: lib.toLower (lib.fixedWidthString 2 "0" (lib.toHexString (lib.toInt byte)))
     ) (lib.splitString "." address);
 
+  # Each field has its own default, so that setting only `rate` keeps the others.
   bandwidthOption =
-    {
-      description,
-      withLatency,
-    }:
+    { description }:
     mkOption {
       type = types.nullOr (
         types.submodule {
           options = {
             rate = mkOption {
-              type = tcQuantity;
-              example = "100mbit";
-              description = "Sustained rate, in tc(8) units.";
+              type = tcRate;
+              default = "100mbit";
+              description = "Sustained rate in bits per second, in tc(8) units.";
             };
             burst = mkOption {
-              type = tcQuantity;
-              example = "10mbit";
+              type = tcSize;
+              default = "10mbit";
               description = "Bucket size: how much may pass at once above the rate.";
             };
-          }
-          // lib.optionalAttrs withLatency {
             latency = mkOption {
-              type = tcQuantity;
+              type = tcTime;
               default = "400ms";
               description = "Longest time a packet may wait in the queue before it is dropped.";
             };
           };
         }
       );
-      default = {
-        rate = "100mbit";
-        burst = "10mbit";
-      };
+      default = { };
       description = description + " `null` leaves this direction unlimited.";
     };
 
@@ -141,10 +144,21 @@ let
 
         tap = {
           name = mkOption {
-            type = types.strMatching "[A-Za-z0-9_.-]+";
+            # Not "." or "..", which Linux refuses as interface names.
+            type = types.strMatching "[A-Za-z0-9_-][A-Za-z0-9_.-]*";
             default = "vm-${name}";
             defaultText = literalExpression ''"vm-''${name}"'';
             description = "Name of the host's tap interface for this guest, at most 15 characters.";
+          };
+
+          ifb = mkOption {
+            type = types.strMatching "[A-Za-z0-9_-][A-Za-z0-9_.-]*";
+            default = "if-${name}";
+            defaultText = literalExpression ''"if-''${name}"'';
+            description = ''
+              Name of the IFB device that shapes the guest's outgoing traffic ({option}`bandwidth.fromGuest`),
+              at most 15 characters.
+            '';
           };
 
           mac = mkOption {
@@ -174,15 +188,14 @@ let
               Limit on traffic from the host to the guest (client requests, replies to the guest's
               own fetches), shaped by a tbf qdisc on the tap.
             '';
-            withLatency = true;
           };
 
           fromGuest = bandwidthOption {
             description = ''
               Limit on traffic from the guest to the host (the bridge's responses, the guest's
-              outgoing requests), policed on the tap's ingress: packets above the rate are dropped.
+              outgoing requests): the tap's ingress is redirected to an IFB device ({option}`tap.ifb`),
+              whose tbf qdisc shapes it.
             '';
-            withLatency = false;
           };
         };
 
@@ -240,6 +253,7 @@ let
         tokens = instance.authTokenFile;
         owner = if instance.oauth.enable then instance.oauth.ownerFile else null;
         totp = if instance.oauth.enable then instance.oauth.totpFile else null;
+        peer-secret = instance.peerSecretFile;
       }
       // lib.mapAttrs' (name: server: lib.nameValuePair "tokens-${name}" server.authTokenFile) instance.servers
     );
@@ -249,7 +263,6 @@ let
 
   tapUnit = name: "microvm-tap-interfaces@${name}.service";
   tapNames = lib.mapAttrsToList (_: instance: instance.tap.name) instances;
-  tc = lib.getExe' pkgs.iproute2 "tc";
   socketProxyd = "${config.systemd.package}/lib/systemd/systemd-socket-proxyd";
 
   limited = lib.filterAttrs (
@@ -261,45 +274,35 @@ let
     _: instance: secretsOf instance != { } || instance.oauth.enable
   ) instances;
 
+  # Both directions' limits, applied by modules/bandwidth-limits.sh (also run as it is by test/nix/bandwidth).
+  bandwidthScript = pkgs.writeShellScript "mcp-bridge-bandwidth-limits" (
+    builtins.readFile ./bandwidth-limits.sh
+  );
+  limitArgs =
+    limit: if limit == null then "- - -" else "${limit.rate} ${limit.burst} ${limit.latency}";
+
   trafficControlService =
     name: instance:
     let
+      inherit (instance.tap) ifb;
       dev = instance.tap.name;
       inherit (instance.bandwidth) toGuest fromGuest;
     in
     {
       description = "Bandwidth limits of the mcp-bridge microVM ${name}";
-      # Each VM start deletes and recreates the tap, dropping its qdiscs: follow the tap's unit.
+      # Each VM start deletes and recreates the tap, dropping its qdiscs: follow the tap's unit. The VM
+      # itself requires this unit and starts after it (below), so it never runs without its limits.
       requires = [ (tapUnit name) ];
       after = [ (tapUnit name) ];
       bindsTo = [ (tapUnit name) ];
       wantedBy = [ (tapUnit name) ];
+      path = [ pkgs.iproute2 ];
 
       serviceConfig = {
         Type = "oneshot";
         RemainAfterExit = true;
-        # Host-to-guest traffic leaves through the tap, so its root qdisc shapes it. Guest-to-host
-        # traffic enters through the tap, where it can only be policed; a filter cannot be
-        # replaced in place, so the ingress qdisc is recreated with it. "-" ignores the error of
-        # deleting what is not there, which keeps every run idempotent.
-        ExecStart =
-          (
-            if toGuest != null then
-              [
-                "${tc} qdisc replace dev ${dev} root tbf rate ${toGuest.rate} burst ${toGuest.burst} latency ${toGuest.latency}"
-              ]
-            else
-              [ "-${tc} qdisc del dev ${dev} root" ]
-          )
-          ++ [ "-${tc} qdisc del dev ${dev} ingress" ]
-          ++ lib.optionals (fromGuest != null) [
-            "${tc} qdisc add dev ${dev} handle ffff: ingress"
-            "${tc} filter add dev ${dev} parent ffff: protocol all prio 1 u32 match u32 0 0 police rate ${fromGuest.rate} burst ${fromGuest.burst} drop flowid :1"
-          ];
-        ExecStop = [
-          "-${tc} qdisc del dev ${dev} root"
-          "-${tc} qdisc del dev ${dev} ingress"
-        ];
+        ExecStart = "${bandwidthScript} start ${dev} ${ifb} ${limitArgs toGuest} ${limitArgs fromGuest}";
+        ExecStop = "${bandwidthScript} stop ${dev} ${ifb}";
 
         CapabilityBoundingSet = [ "CAP_NET_ADMIN" ];
         RestrictAddressFamilies = [
@@ -315,6 +318,12 @@ let
         LockPersonality = true;
       };
     };
+
+  # The VM starts only once its limits are in place, and not at all if they cannot be.
+  vmAfterLimits = name: _: {
+    requires = [ "mcp-bridge-tc-${name}.service" ];
+    after = [ "mcp-bridge-tc-${name}.service" ];
+  };
 
   # Runs before the VM's virtiofs daemons, and again at each restart of the VM (partOf), so that a changed
   # token or owner file reaches the guest on `systemctl restart microvm@<name>`.
@@ -463,7 +472,11 @@ let
         clientIpHeader
         extraArgs
         pathPrefix
+        nodeId
+        peers
+        drainTimeout
         ;
+      peerSecretFile = guestSecret instance "peer-secret";
       authTokenFile = guestSecret instance "tokens";
       servers = lib.mapAttrs (
         name: server: server // { authTokenFile = guestSecret instance "tokens-${name}"; }
@@ -510,6 +523,44 @@ let
     };
 
   entriesOf = f: lib.concatLists (lib.mapAttrsToList f instances);
+
+  interfaceNameAssertion = name: option: value: {
+    assertion = lib.stringLength value <= 15;
+    message =
+      "services.mcp-bridge.instances.${name}.${option} \"${value}\" has "
+      + "${toString (lib.stringLength value)} characters, but Linux interface "
+      + "names have at most 15; set a shorter ${option}.";
+  };
+
+  # Rule: a Cloudflare route must land in a running, locally managed tunnel. Why: cloudflared ignores local
+  # ingress rules of a dashboard (token) tunnel, a misspelt name makes an empty tunnel that fails only when
+  # it starts, and with cloudflared off nothing routes at all; each would fail silently on the host.
+  cloudflareAssertion =
+    name: instance:
+    let
+      route = instance.expose.cloudflare;
+      prefix = "services.mcp-bridge.instances.${name}.expose.cloudflare";
+      tunnel = config.services.cloudflared.tunnels.${route.tunnel} or { };
+      problem =
+        if route == null then
+          null
+        else if !config.services.cloudflared.enable then
+          "${prefix} routes ${route.hostname}, but services.cloudflared.enable is false: enable it, or drop expose.cloudflare."
+        else if tunnel.tokenFile or null != null || tunnel.token or null != null then
+          "${prefix}.tunnel \"${route.tunnel}\" runs with a token (a tunnel managed in the Cloudflare dashboard), "
+          + "which ignores local ingress rules: route ${route.hostname} to http://${instance.guestAddress}:${toString instance.port} "
+          + "in the dashboard and drop expose.cloudflare, or use a locally managed tunnel (credentialsFile)."
+        else if tunnel.credentialsFile or null == null then
+          "${prefix}.tunnel \"${route.tunnel}\" is not a tunnel of services.cloudflared.tunnels with a credentialsFile "
+          + "(known: ${lib.concatStringsSep ", " (lib.attrNames config.services.cloudflared.tunnels)}): check its spelling, "
+          + "or define it with the credentials file `cloudflared tunnel create ${route.tunnel}` wrote."
+        else
+          null;
+    in
+    {
+      assertion = problem == null;
+      message = toString problem;
+    };
 in
 {
   options.services.mcp-bridge.instances = mkOption {
@@ -562,14 +613,19 @@ in
           ]
         )
       ))
-      (uniqueAssertion "tap.name" (
+      (uniqueAssertion "interface name (tap.name, tap.ifb)" (
         entriesOf (
-          name: instance: [
+          name: instance:
+          [
             {
               value = instance.tap.name;
-              owner = name;
+              owner = "${name}.tap.name";
             }
           ]
+          ++ lib.optional (instance.bandwidth.fromGuest != null) {
+            value = instance.tap.ifb;
+            owner = "${name}.tap.ifb";
+          }
         )
       ))
       (uniqueAssertion "expose.loopbackPort" (
@@ -584,13 +640,18 @@ in
     ]
     ++ lib.concatLists (
       lib.mapAttrsToList (name: instance: [
+        (interfaceNameAssertion name "tap.name" instance.tap.name)
+        (interfaceNameAssertion name "tap.ifb" instance.tap.ifb)
         {
-          assertion = lib.stringLength instance.tap.name <= 15;
+          # The guest's networking.hostName is the instance's name.
+          assertion = builtins.match "[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?" name != null;
           message =
-            "services.mcp-bridge.instances.${name}.tap.name \"${instance.tap.name}\" has "
-            + "${toString (lib.stringLength instance.tap.name)} characters, but Linux interface "
-            + "names have at most 15; set a shorter tap.name.";
+            "services.mcp-bridge.instances.\"${name}\": the name is the guest's host name, which allows only "
+            + "letters, digits, \"-\" and \"_\" (no dots), at most 63; rename the instance (e.g. \"${
+              lib.replaceStrings [ "." ] [ "-" ] name
+            }\").";
         }
+        (cloudflareAssertion name instance)
         {
           assertion =
             lib.init (lib.splitString "." instance.hostAddress)
@@ -637,10 +698,18 @@ in
       enable = true;
       internalInterfaces = tapNames;
     };
-    networking.dhcpcd.denyInterfaces = tapNames;
+    networking.dhcpcd.denyInterfaces = tapNames ++ lib.mapAttrsToList (_: instance: instance.tap.ifb) limited;
+
+    warnings = lib.optional (!config.networking.useNetworkd && config.systemd.network.wait-online.enable) (
+      "services.mcp-bridge.instances: the host module turns on systemd-networkd for the taps, but this host's "
+      + "networking is not managed by networkd (networking.useNetworkd is false), so systemd-networkd-wait-online "
+      + "would wait for interfaces it does not manage and fail after 2 minutes, delaying units that wait for the "
+      + "network (cloudflared). Set systemd.network.wait-online.enable = false, or networking.useNetworkd = true."
+    );
 
     systemd.services = lib.mkMerge [
       (unitsFor "mcp-bridge-tc" trafficControlService limited)
+      (lib.mapAttrs' (name: instance: lib.nameValuePair "microvm@${name}" (vmAfterLimits name instance)) limited)
       (unitsFor "mcp-bridge-proxy" proxyService proxied)
       (unitsFor "mcp-bridge-prepare" prepareService prepared)
     ];

@@ -47,6 +47,9 @@ let
       host.systemd.services.mcp-bridge-tc-mcp-nixos.bindsTo == [
         "microvm-tap-interfaces@mcp-nixos.service"
       ];
+    "the VM starts only after its bandwidth limits" =
+      lib.elem "mcp-bridge-tc-mcp-nixos.service" host.systemd.services."microvm@mcp-nixos".requires
+      && lib.elem "mcp-bridge-tc-mcp-nixos.service" host.systemd.services."microvm@mcp-nixos".after;
     "cloudflared routes the hostname to the guest" =
       host.services.cloudflared.tunnels.home.ingress."mcp-nixos.example.org"
       == "http://192.168.100.2:8080";

@@ -49,6 +49,8 @@ buildNpmPackage {
     };
   };
   npmConfigHook = importNpmLock.npmConfigHook;
+  # The install step packs the build's output with `npm pack`, which would run `prepack` (tsc) again.
+  npmPackFlags = [ "--ignore-scripts" ];
 
   meta = {
     inherit (packageJson) description;

@@ -32,6 +32,8 @@ export interface Config {
   /** IPv6 clients share per-client limits per network of this prefix length. */
   ipv6Prefix: number;
   limits: Limits;
+  /** This bridge as one node of several behind a load balancer. */
+  cluster: ClusterConfig;
   keepAliveMs: number;
   killGraceMs: number;
   shutdownTimeoutMs: number;
@@ -116,6 +118,20 @@ export interface Limits {
   maxHeaderBytes: number;
 }
 
+/** Several bridges behind one load balancer: each session lives on the node that made it. */
+export interface ClusterConfig {
+  /** `[a-z0-9]{1,16}`: every session id this node makes starts with `<nodeId>-`, and every response names it. */
+  nodeId: string;
+  /** --node-id was given: metrics then carry it as a `node` label (a random one would start new series at each start). */
+  nodeIdGiven: boolean;
+  /** The other nodes by id (their origin, `http(s)://host:port`): a request for one of their sessions is passed there. */
+  peers: Map<string, string>;
+  /** The secret the nodes prove themselves to each other with; needed to pass requests on or take them. */
+  peerSecretFile: string | undefined;
+  /** On SIGTERM, how long to go on serving calls in flight (no new sessions; a session ends once it has none); 0: end at once. */
+  drainTimeoutMs: number;
+}
+
 export interface OAuthConfig {
   /** The URL --path is reached at, as users type it (no trailing slash): where the issuer's origin comes from. */
   publicUrl: string;
@@ -172,6 +188,7 @@ export const DEFAULTS = {
   keepAliveMs: 15_000,
   killGraceSeconds: 5,
   shutdownTimeoutSeconds: 10,
+  drainTimeoutSeconds: 0,
   logLevel: 'info' as LogLevel,
   resume: { retryMs: 1000 },
   oauthAccessTtlSeconds: 24 * 3600,

@@ -62,8 +62,12 @@ export class Metrics {
     name: 'mcp_bridge_message_bytes_total', help: 'Bytes of JSON-RPC relayed over stdio, by direction', labelNames: ['server', 'direction'], registers: [this.registry],
   });
 
-  /** Node's process metrics sample the event loop every 10 ms: only worth it when someone reads them. */
-  constructor({ processMetrics }: { processMetrics: boolean }) {
+  /**
+   * Node's process metrics sample the event loop every 10 ms: only worth it when someone reads them.
+   * `node` (--node-id) labels every series, so that the nodes behind one balancer can be told apart.
+   */
+  constructor({ processMetrics, node }: { processMetrics: boolean; node?: string }) {
+    if (node !== undefined) this.registry.setDefaultLabels({ node });
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'mcp_bridge_' });
   }
 

@@ -11,6 +11,7 @@ import { TokenFile } from './http/token-file.js';
 import { clientIdentityResolver, type ClientIdentityResolver } from './http/client-address.js';
 import { guardPolicy, type GuardPolicy } from './http/guards.js';
 import { createMcpEndpoint } from './http/mcp-endpoint.js';
+import { PeerLink } from './http/peer-link.js';
 import { ClientRateLimit } from './http/rate-limits.js';
 import { createRequestListener, type McpRoute } from './http/routes.js';
 import { SseClock } from './http/sse-response.js';
@@ -67,6 +68,17 @@ function startAuthorizationServer(oauth: OAuthConfig, identify: ClientIdentityRe
   }
 }
 
+/** Throws a readable message when the peer secret cannot be used (exit code 2). */
+function startPeerLink(config: Config, log: Logger): PeerLink {
+  try {
+    const peers = new PeerLink(config.cluster, log);
+    if (config.cluster.peers.size > 0) log.info({ node: config.cluster.nodeId, peers: Object.fromEntries(config.cluster.peers) }, 'passing requests for other nodes\' sessions to them');
+    return peers;
+  } catch (error) {
+    throw new ConfigError(`--peer-secret-file: ${(error as Error).message}`);
+  }
+}
+
 /** After SIGKILL a process group still takes a moment to go; an evicted session's child is awaited this much longer than its grace. */
 const EXIT_AFTER_KILL_MS = 2000;
 
@@ -80,7 +92,9 @@ const KEEP_ALIVE_TIMEOUT_MS = 100_000;
 export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
   const tokenFiles = loadTokenFiles(config.servers, log);
   const { limits } = config;
-  const metrics = new Metrics({ processMetrics: config.metricsListen !== undefined });
+  const { cluster } = config;
+  const peers = startPeerLink(config, log);
+  const metrics = new Metrics({ processMetrics: config.metricsListen !== undefined, node: cluster.nodeIdGiven ? cluster.nodeId : undefined });
   const warnings = new ThrottledWarnings(log);
   const guard = startOrphanGuard(log);
   const containment = await detectContainment();
@@ -134,7 +148,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     for (const path of server.paths) {
       const auth = authentication(server.authTokenFile === undefined ? undefined : tokenFiles.get(server.authTokenFile), oauth?.forPath(path, server.paths));
       auths.push(auth);
-      const admission = createAdmission({ policy, identify, auth, requestRate, authFailures, metrics: backend.metrics, warnings });
+      const admission = createAdmission({ policy, identify, peers, auth, requestRate, authFailures, metrics: backend.metrics, warnings });
       endpoints.set(path, { admission, endpoint });
     }
   });
@@ -146,9 +160,9 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     }));
   const listing = config.serverList === undefined ? undefined : {
     path: config.serverList,
-    admission: createAdmission({ policy, identify, auth: anyOf(auths), requestRate, authFailures, metrics: metrics.forServer(''), warnings }),
+    admission: createAdmission({ policy, identify, peers, auth: anyOf(auths), requestRate, authFailures, metrics: metrics.forServer(''), warnings }),
   };
-  const listener = createRequestListener({ endpoints, listing, statuses, metrics, log, mount: (app) => oauth?.mount(app) });
+  const listener = createRequestListener({ endpoints, listing, statuses, peers, metrics, log, mount: (app) => oauth?.mount(app) });
 
   const server = createServer(
     {
@@ -190,9 +204,14 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     },
     stop: () =>
       (stopping ??= (async () => {
+        await Promise.all(backends.map((backend) => backend.stopPool()));
+        // Draining, the listener stays open: the sessions' clients may come back on new connections.
+        if (cluster.drainTimeoutMs > 0) {
+          log.info({ sessions: registry.size, timeoutSeconds: cluster.drainTimeoutMs / 1000 }, 'draining: no new sessions; each session ends once its calls are answered');
+          if (!(await registry.drain(cluster.drainTimeoutMs))) log.warn('drain timeout reached; ending the sessions still busy');
+        }
         server.close();
         metricsServer?.close();
-        await Promise.all(backends.map((backend) => backend.stopPool()));
         const clean = await registry.endAll(config.shutdownTimeoutMs);
         await Promise.all(backends.map((backend) => backend.close()));
         if (!clean) log.warn('shutdown timeout reached; killing the remaining children');
@@ -202,6 +221,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
         // Any group still listed is killed by the guard as its pipe closes.
         guard.close();
         oauth?.close();
+        peers.close();
       })()),
   };
 }

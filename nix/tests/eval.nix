@@ -23,6 +23,8 @@ let
     (lib.evalModules {
       modules = [
         "${microvmSrc}/nixos-modules/microvm/options.nix"
+        # microvm.nix's own checks of a guest (duplicate interfaces, shares, volumes, ...), for real.
+        "${microvmSrc}/nixos-modules/microvm/asserts.nix"
         stubs.guest
         { networking.hostName = lib.mkDefault name; }
         guestModule
@@ -97,7 +99,13 @@ let
     in
     {
       failedAssertions = failedAssertions config;
-      vms = lib.mapAttrs (name: vm: summarizeGuest (evalGuest name vm.config)) config.microvm.vms;
+      inherit (config) warnings;
+      # As NixOS does, the host's assertions come first: a failed one stops before the guests are built.
+      vms =
+        if failedAssertions config != [ ] then
+          { }
+        else
+          lib.mapAttrs (name: vm: summarizeGuest (evalGuest name vm.config)) config.microvm.vms;
       services = config.systemd.services;
       sockets = config.systemd.sockets;
       networkdEnabled = config.systemd.network.enable;

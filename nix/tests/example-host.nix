@@ -11,6 +11,8 @@
   };
 
   networking.nat.externalInterface = "eth0";
+  # The host's own interfaces are not managed by networkd, which the module turns on for the taps.
+  systemd.network.wait-online.enable = false;
 
   services.cloudflared = {
     enable = true;

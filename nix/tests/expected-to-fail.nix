@@ -11,4 +11,9 @@
   "secretsInStore"
   "badServerName"
   "instanceWithAnOpenServer"
+  "guestPeersWithoutIdOrSecret"
+  "cloudflareOff"
+  "cloudflareTokenTunnel"
+  "cloudflareMisspeltTunnel"
+  "dottedInstanceName"
 ]

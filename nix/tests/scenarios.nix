@@ -1,6 +1,31 @@
 # Configurations evaluated by nix/tests/eval.nix. `host` scenarios configure
 # services.mcp-bridge.instances (and, with `withGuestModule`, a bridge on the host itself);
 # `guest` scenarios use the guest module on its own.
+let
+  # A locally managed tunnel, as `cloudflared tunnel create home` makes one.
+  cloudflared = {
+    enable = true;
+    tunnels.home.credentialsFile = "/var/lib/cloudflared/home.json";
+  };
+
+  # One public instance routed through `tunnel` with this cloudflared configuration.
+  routed = cloudflaredConfig: tunnel: {
+    kind = "host";
+    module = {
+      services.cloudflared = cloudflaredConfig;
+      services.mcp-bridge.instances.web = {
+        vsockCid = 3;
+        allowUnauthenticated = true;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+        expose.cloudflare = {
+          inherit tunnel;
+          hostname = "mcp.example.org";
+        };
+      };
+    };
+  };
+in
 {
   guest = {
     kind = "guest";
@@ -12,6 +37,7 @@
   # values must be ignored.
   instances = {
     kind = "host";
+    module.services.cloudflared = cloudflared;
     module.services.mcp-bridge.instances = {
       public = {
         vsockCid = 3;
@@ -74,9 +100,12 @@
     kind = "host";
     module =
       { lib, pkgs, ... }:
+      let
+        host = import ./example-host.nix { inherit lib pkgs; };
+      in
       {
-        services.mcp-bridge.instances =
-          (import ./example-host.nix { inherit lib pkgs; }).services.mcp-bridge.instances;
+        inherit (host) networking systemd;
+        services = { inherit (host.services) mcp-bridge cloudflared; };
       };
   };
 
@@ -215,6 +244,7 @@
   # An instance private through OAuth (with tokens too, for Claude Code), and one with tokens only.
   privateInstances = {
     kind = "host";
+    module.services.cloudflared = cloudflared;
     module.services.mcp-bridge.instances = {
       private = {
         vsockCid = 3;
@@ -321,6 +351,77 @@
           authTokenFile = "/var/lib/secrets/time-tokens";
         };
       };
+    };
+  };
+
+  # Two instances of one host as the nodes of one endpoint, passing each other's sessions on: the README's.
+  instancesAsNodes = {
+    kind = "host";
+    module.services.mcp-bridge.instances = {
+      node-a = {
+        vsockCid = 10;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+        allowUnauthenticated = true;
+        nodeId = "a";
+        peers.b = "http://192.168.100.4:8080";
+        peerSecretFile = "/var/lib/secrets/mcp-peer-secret"; # openssl rand -hex 32
+        drainTimeout = 30;
+        expose.loopbackPort = 18101; # the balancer's server a
+      };
+      node-b = {
+        vsockCid = 11;
+        hostAddress = "192.168.100.3";
+        guestAddress = "192.168.100.4";
+        allowUnauthenticated = true;
+        nodeId = "b";
+        peers.a = "http://192.168.100.2:8080";
+        peerSecretFile = "/var/lib/secrets/mcp-peer-secret";
+        drainTimeout = 30;
+        expose.loopbackPort = 18102; # the balancer's server b
+      };
+    };
+  };
+
+  # Cloudflare routes that would be silently ignored on a real host, and a name no guest can have.
+  cloudflareOff = routed { enable = false; } "home";
+  cloudflareTokenTunnel = routed {
+    enable = true;
+    tunnels.home.tokenFile = "/var/lib/cloudflared/home.token";
+  } "home";
+  cloudflareMisspeltTunnel = routed cloudflared "hom";
+  dottedInstanceName = {
+    kind = "host";
+    module.services.mcp-bridge.instances."mcp.nixos" = {
+      vsockCid = 3;
+      allowUnauthenticated = true;
+      hostAddress = "192.168.100.1";
+      guestAddress = "192.168.100.2";
+      tap.name = "vm-mcp";
+      tap.ifb = "if-mcp";
+    };
+  };
+
+  # A host whose own networking is networkd's: no warning about wait-online.
+  networkdHost = {
+    kind = "host";
+    module = {
+      networking.useNetworkd = true;
+      services.mcp-bridge.instances.alpha = {
+        vsockCid = 3;
+        allowUnauthenticated = true;
+        hostAddress = "192.168.100.1";
+        guestAddress = "192.168.100.2";
+      };
+    };
+  };
+
+  # Peers without the node's own id or a secret.
+  guestPeersWithoutIdOrSecret = {
+    kind = "guest";
+    module.services.mcp-bridge = {
+      enable = true;
+      peers.b = "http://10.0.0.2:8080";
     };
   };
 

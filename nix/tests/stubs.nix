@@ -14,16 +14,111 @@ let
     default = [ ];
   };
 
-  # A systemd unit: the dependency lists merge like NixOS's, the rest is free-form.
+  # As strict as NixOS and systemd for what the modules set: a misspelt unit attribute, a dependency
+  # without a unit suffix, a directive systemd does not know, or an unknown syscall group fails here, where
+  # a real host would evaluate (NixOS) or silently drop it (systemd).
+  unitName = types.strMatching ".+\\.(service|socket|target|mount|path|timer|slice|scope|device)";
+  unitNames = mkOption {
+    type = types.listOf unitName;
+    default = [ ];
+  };
+  oneOrMore = type: types.either type (types.listOf type);
+
+  # The [Unit], [Service], [Socket] and exec directives of systemd 257 that these modules could use.
+  directives = [
+    "AmbientCapabilities" "BindPaths" "BindReadOnlyPaths" "CacheDirectory" "CapabilityBoundingSet"
+    "ConfigurationDirectory" "Delegate" "DeviceAllow" "DevicePolicy" "DynamicUser" "Environment"
+    "EnvironmentFile" "ExecReload" "ExecStart" "ExecStartPost" "ExecStartPre" "ExecStop" "ExecStopPost"
+    "Group" "IPAddressAllow" "IPAddressDeny" "KillMode" "KillSignal" "LimitNOFILE" "LoadCredential"
+    "LockPersonality" "LogsDirectory" "MemoryDenyWriteExecute" "MemoryHigh" "MemoryMax" "NoNewPrivileges"
+    "NotifyAccess" "PrivateDevices" "PrivateNetwork" "PrivateTmp" "PrivateUsers" "ProcSubset"
+    "ProtectClock" "ProtectControlGroups" "ProtectHome" "ProtectHostname" "ProtectKernelLogs"
+    "ProtectKernelModules" "ProtectKernelTunables" "ProtectProc" "ProtectSystem" "ReadOnlyPaths"
+    "ReadWritePaths" "RemainAfterExit" "RemoveIPC" "Restart" "RestartSec" "RestrictAddressFamilies"
+    "RestrictNamespaces" "RestrictRealtime" "RestrictSUIDSGID" "RuntimeDirectory" "RuntimeDirectoryMode"
+    "StateDirectory" "StateDirectoryMode" "SystemCallArchitectures" "SystemCallErrorNumber"
+    "SystemCallFilter" "TasksMax" "TimeoutStartSec" "TimeoutStopSec" "Type" "UMask" "User"
+    "WatchdogSec" "WorkingDirectory"
+  ];
+  # systemd's syscall groups (systemd-analyze syscall-filter), which SystemCallFilter may name.
+  syscallGroups = [
+    "@aio" "@basic-io" "@chown" "@clock" "@cpu-emulation" "@debug" "@file-system" "@io-event" "@ipc"
+    "@keyring" "@memlock" "@module" "@mount" "@network-io" "@obsolete" "@pkey" "@privileged"
+    "@process" "@raw-io" "@reboot" "@resources" "@sandbox" "@setuid" "@signal" "@swap" "@sync"
+    "@system-service" "@timer" "@known" "@default"
+  ];
+  knownSyscallFilter = entry: !(lib.hasPrefix "@" (lib.removePrefix "~" entry)) || lib.elem (lib.removePrefix "~" entry) syscallGroups;
+
+  serviceConfig = mkOption {
+    type = types.addCheck (types.attrsOf types.anything) (
+      config:
+      lib.all (name: lib.elem name directives) (lib.attrNames config)
+      && lib.all knownSyscallFilter (lib.toList (config.SystemCallFilter or [ ]))
+    ) // {
+      description = "systemd directives of the [Service] and exec sections (known names, known syscall groups)";
+    };
+    default = { };
+  };
+
   unit = types.submodule {
-    freeformType = types.attrsOf types.anything;
     options = {
-      requires = strings;
-      after = strings;
-      bindsTo = strings;
-      wantedBy = strings;
+      description = mkOption {
+        type = types.str;
+        default = "";
+      };
+      requires = unitNames;
+      after = unitNames;
+      before = unitNames;
+      bindsTo = unitNames;
+      wantedBy = unitNames;
+      requiredBy = unitNames;
+      partOf = unitNames;
+      path = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+      };
+      script = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      postStop = mkOption {
+        type = types.lines;
+        default = "";
+      };
       listenStreams = strings;
-      serviceConfig = anything;
+      unitConfig = mkOption {
+        type = types.attrsOf (oneOrMore types.str);
+        default = { };
+      };
+      inherit serviceConfig;
+    };
+  };
+
+  # A networkd [Network] file as the modules write it; like NixOS's assertOnlyFields, other keys fail.
+  section = fields: types.addCheck (types.attrsOf (oneOrMore types.str)) (config: lib.all (name: lib.elem name fields) (lib.attrNames config)) // {
+    description = "networkd section with only the fields ${lib.concatStringsSep ", " fields}";
+  };
+  network = types.submodule {
+    options = {
+      matchConfig = mkOption {
+        type = section [ "Name" "MACAddress" "Type" "Driver" ];
+        default = { };
+      };
+      linkConfig = mkOption {
+        type = section [ "RequiredForOnline" "MTUBytes" "ActivationPolicy" ];
+        default = { };
+      };
+      networkConfig = mkOption {
+        type = section [ "DHCP" "IPv6AcceptRA" "LinkLocalAddressing" "IPMasquerade" "ConfigureWithoutCarrier" ];
+        default = { };
+      };
+      address = strings;
+      gateway = strings;
+      dns = strings;
+      routes = mkOption {
+        type = types.listOf (section [ "Destination" "Gateway" "Scope" "Metric" "GatewayOnLink" ]);
+        default = [ ];
+      };
     };
   };
 
@@ -32,6 +127,11 @@ let
     inherit name;
     outPath = "/nix/store/00000000000000000000000000000000-${name}";
     meta.mainProgram = name;
+  };
+
+  nullOrString = mkOption {
+    type = types.nullOr types.str;
+    default = null;
   };
 
   common = {
@@ -44,6 +144,10 @@ let
         default = [ ];
       };
       warnings = strings;
+      networking.useNetworkd = mkOption {
+        type = types.bool;
+        default = false;
+      };
       environment.systemPackages = mkOption {
         type = types.listOf types.anything;
         default = [ ];
@@ -62,8 +166,12 @@ let
             type = types.bool;
             default = false;
           };
+          wait-online.enable = mkOption {
+            type = types.bool;
+            default = true;
+          };
           networks = mkOption {
-            type = types.attrsOf (types.attrsOf types.anything);
+            type = types.attrsOf network;
             default = { };
           };
         };
@@ -74,7 +182,9 @@ let
       pkgs = {
         # Keeps the text, so that the tests can read what a generated file holds.
         writeText = name: text: stubPackage name // { inherit text; };
-        mcp-bridge = stubPackage "mcp-bridge";
+        # The modules build their own package with callPackage.
+        callPackage = _: _: stubPackage "mcp-bridge";
+        writeShellScript = name: text: stubPackage name // { inherit text; };
         mcp-nixos = stubPackage "mcp-nixos";
         mcp-server-time = stubPackage "mcp-server-time";
         iproute2 = stubPackage "iproute2";
@@ -124,20 +234,33 @@ in
             default = false;
           };
           internalInterfaces = strings;
+          externalInterface = nullOrString;
         };
         dhcpcd.denyInterfaces = strings;
         firewall.trustedInterfaces = strings;
       };
-      services.cloudflared.tunnels = mkOption {
-        type = types.attrsOf (
-          types.submodule {
-            options.ingress = mkOption {
-              type = types.attrsOf types.str;
-              default = { };
-            };
-          }
-        );
-        default = { };
+      services.cloudflared = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        tunnels = mkOption {
+          type = types.attrsOf (
+            types.submodule {
+              options = {
+                ingress = mkOption {
+                  type = types.attrsOf types.str;
+                  default = { };
+                };
+                credentialsFile = nullOrString;
+                default = nullOrString;
+                token = nullOrString;
+                tokenFile = nullOrString;
+              };
+            }
+          );
+          default = { };
+        };
       };
     };
   };
@@ -146,11 +269,8 @@ in
     imports = [ common ];
 
     options.networking = {
-      hostName = mkOption { type = types.str; };
-      useNetworkd = mkOption {
-        type = types.bool;
-        default = false;
-      };
+      # NixOS's own type: the guest's name is the instance's.
+      hostName = mkOption { type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$"; };
       useDHCP = mkOption {
         type = types.bool;
         default = true;

@@ -1,10 +1,11 @@
 /** The command line and MCP_BRIDGE_* environment variables, turned into one validated Config. */
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { buildChildEnvironment, parseEnvAssignment } from '../child/environment.js';
-import { ConfigError, DEFAULTS, type ChildCommand, type Config, type LogFormat, type LogLevel, type OAuthConfig, type ServerConfig } from '../config.js';
+import { ConfigError, DEFAULTS, type ChildCommand, type ClusterConfig, type Config, type LogFormat, type LogLevel, type OAuthConfig, type ServerConfig } from '../config.js';
 import { isLoopbackHost } from '../http/guards.js';
 import { defaultStateDir } from '../oauth/state.js';
 import { MCP_NIXOS_ENVIRONMENT, resolveDefaultServer } from './default-server.js';
@@ -184,6 +185,22 @@ const OPTIONS = {
   'metrics-listen': {
     coerce: lastString, type: 'string', group: 'Operation:',
     describe: 'Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); off by default',
+  },
+  'node-id': {
+    coerce: lastString, type: 'string', group: 'Several nodes:',
+    describe: 'This node\'s id ([a-z0-9]{1,16}; default: random): session ids start with it, and every response says it in X-Mcp-Bridge-Node',
+  },
+  peer: {
+    type: 'string', array: true, default: [], coerce: splitOn(/,/), group: 'Several nodes:',
+    describe: 'Another node as NODE=URL (repeatable): requests for its sessions are passed to it (needs --peer-secret-file)',
+  },
+  'peer-secret-file': {
+    coerce: lastString, type: 'string', group: 'Several nodes:',
+    describe: 'A secret shared by the nodes (at least 32 characters), with which they pass requests to each other',
+  },
+  'drain-timeout': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.drainTimeoutSeconds, group: 'Several nodes:',
+    describe: 'On SIGTERM, seconds to go on serving calls in flight, taking no new sessions, before ending every session',
   },
   'shutdown-timeout': { coerce: lastValue, requiresArg: true, default: DEFAULTS.shutdownTimeoutSeconds, describe: 'Seconds to wait for children on SIGINT/SIGTERM', group: 'Operation:' },
 } as const;
@@ -370,6 +387,54 @@ function oauthConfig(
   };
 }
 
+const NODE_ID = /^[a-z0-9]{1,16}$/;
+
+/** `NODE=URL`: a peer's id and origin (http or https, no path: requests keep theirs). */
+function peerOf(text: string, self: string): [string, string] {
+  const [node, url] = [text.slice(0, text.indexOf('=')), text.slice(text.indexOf('=') + 1)];
+  if (!text.includes('=') || !NODE_ID.test(node)) throw new ConfigError(`--peer must be NODE=URL with NODE of [a-z0-9]{1,16}, got "${text}"`);
+  if (node === self) throw new ConfigError(`--peer ${node} is this node's own id (--node-id)`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`--peer ${node}: "${url}" is not a URL like http://10.0.0.2:8080`);
+  }
+  if (!/^https?:$/.test(parsed.protocol) || parsed.pathname !== '/' || parsed.search || parsed.username) {
+    throw new ConfigError(`--peer ${node}: the URL must be http(s)://HOST:PORT with no path, got "${url}"`);
+  }
+  return [node, parsed.origin];
+}
+
+function clusterOf(parsed: { nodeId?: string; peer: string[]; peerSecretFile?: string; drainTimeout: unknown }): ClusterConfig {
+  if (parsed.nodeId !== undefined && !NODE_ID.test(parsed.nodeId)) {
+    throw new ConfigError(`--node-id must be 1 to 16 lowercase letters and digits, got "${parsed.nodeId}"`);
+  }
+  const nodeId = parsed.nodeId ?? randomNodeId();
+  const peers = new Map<string, string>();
+  for (const text of parsed.peer) {
+    const [node, origin] = peerOf(text, nodeId);
+    if (peers.has(node)) throw new ConfigError(`--peer ${node} is given twice`);
+    peers.set(node, origin);
+  }
+  if (peers.size > 0 && parsed.peerSecretFile === undefined) {
+    throw new ConfigError('--peer needs --peer-secret-file: the nodes prove themselves to each other with a shared secret');
+  }
+  return {
+    nodeId,
+    nodeIdGiven: parsed.nodeId !== undefined,
+    peers,
+    peerSecretFile: parsed.peerSecretFile === undefined ? undefined : resolve(parsed.peerSecretFile),
+    drainTimeoutMs: seconds('drain-timeout', parsed.drainTimeout, { allowZero: true }),
+  };
+}
+
+/** Six characters of [a-z0-9], chosen at random: unique enough among a handful of nodes. */
+function randomNodeId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from(randomBytes(6), (byte) => alphabet[byte % alphabet.length]).join('');
+}
+
 /** Either the user's command, or the default server with the environment it needs. */
 function chooseServer(
   words: string[],
@@ -545,6 +610,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       trustProxy: parsed.trustProxy.map(cidr),
       clientIpHeader: headerName('client-ip-header', parsed.clientIpHeader),
       ipv6Prefix: integerIn('ipv6-prefix', parsed.ipv6Prefix, 1, 128),
+      cluster: clusterOf(parsed),
       limits: {
         maxSessions,
         maxSessionsPerClient: positiveInteger('max-sessions-per-client', parsed.maxSessionsPerClient),

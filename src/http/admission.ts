@@ -10,12 +10,14 @@ import type { Authentication } from './authentication.js';
 import type { ClientIdentity, ClientIdentityResolver } from './client-address.js';
 import { isPreflight, preflightHeaders } from './cors.js';
 import { isHostAllowed, isOriginAllowed, type GuardPolicy } from './guards.js';
+import type { PeerLink } from './peer-link.js';
 import type { ClientRateLimit } from './rate-limits.js';
 import { ErrorCode, replyEmpty, replyError, type ErrorReply } from './replies.js';
 
 export interface AdmissionDeps {
   policy: GuardPolicy;
   identify: ClientIdentityResolver;
+  peers: PeerLink;
   auth: Authentication;
   /** HTTP requests per client. */
   requestRate: ClientRateLimit;
@@ -28,6 +30,8 @@ export interface AdmissionDeps {
 /** An admitted request's client, and the principal it authenticated as. */
 export interface Caller extends ClientIdentity {
   principal: string;
+  /** Another node passed the request on: it is served here, never passed again. */
+  fromPeer: boolean;
 }
 
 export type Admission = (req: IncomingMessage, res: ServerResponse, cors: OutgoingHttpHeaders) => Promise<Caller | undefined>;
@@ -48,9 +52,18 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     return undefined;
   };
 
-  /** Rule: every request counts toward the rate before authentication, and failed ones toward a limit of their own. Why: token guessing must cost the guesser. */
+  /**
+   * Rule: every request counts toward the rate before authentication, and failed ones toward a limit of
+   * their own; a request a peer passed on goes through the same checks, as the client the peer names.
+   * Why: token guessing must cost the guesser, and the peer link must be no way around the guards.
+   */
   return async (req, res, cors) => {
-    const client = deps.identify(req.socket.remoteAddress, req.headers);
+    const sender = deps.peers.senderOf(req.headers);
+    const client = sender.kind === 'peer' ? deps.identify(sender.clientAddress, {}) : deps.identify(req.socket.remoteAddress, req.headers);
+    if (sender.kind === 'forged') {
+      await deps.authFailures.take(client.key);
+      return refuse(res, cors, client, 'auth', forbidden('a request posing as a peer is'));
+    }
     if (!isHostAllowed(req.headers.host, deps.policy)) return refuse(res, cors, client, 'host', forbidden('Host'));
     if (!isOriginAllowed(req.headers.origin, deps.policy)) return refuse(res, cors, client, 'origin', forbidden('Origin'));
     if (isPreflight(req.method, req.headers)) {
@@ -66,7 +79,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     }
     const authorization = req.headers.authorization;
     const principal = auth.principalOf(authorization);
-    if (principal !== undefined) return { ...client, principal };
+    if (principal !== undefined) return { ...client, principal, fromPeer: sender.kind === 'peer' };
     // No token at all is how a client learns where to get one, not a guess: only wrong tokens count.
     if (authorization !== undefined) await deps.authFailures.take(client.key);
     return refuse(res, cors, client, 'auth', {

@@ -11,6 +11,8 @@ import type { Metrics } from '../metrics.js';
 import type { Admission } from './admission.js';
 import { corsHeaders } from './cors.js';
 import type { Endpoint } from './mcp-endpoint.js';
+import { loggedSessionId } from '../session/session-id.js';
+import { NODE_HEADER, type PeerLink } from './peer-link.js';
 import { ErrorCode, replyError } from './replies.js';
 
 /** One MCP endpoint: who may reach it, and what serves it. */
@@ -34,6 +36,8 @@ export interface RouteDeps {
   listing: { path: string; admission: Admission } | undefined;
   /** Every server's readiness, in order; with one server, /readyz answers as it always has. */
   statuses(): ServerStatus[];
+  /** This node among several: names itself on every response, and passes requests for other nodes' sessions on. */
+  peers: PeerLink;
   metrics: Metrics;
   log: Logger;
   /** More routes on the Hono app (the OAuth authorization server's). */
@@ -47,7 +51,8 @@ function pathOf(url: string | undefined): string {
 }
 
 export function createRequestListener(deps: RouteDeps): RequestListener {
-  const { metrics, log } = deps;
+  const { metrics, log, peers } = deps;
+  const node = peers.nodeId;
   const app = new Hono<{ Bindings: HttpBindings }>();
   deps.mount?.(app);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -55,11 +60,11 @@ export function createRequestListener(deps: RouteDeps): RequestListener {
     const statuses = deps.statuses();
     if (deps.listing === undefined) {
       const reason = statuses[0].notReady;
-      return reason === undefined ? c.json({ status: 'ready' }) : c.json({ status: 'not ready', reason }, 503);
+      return reason === undefined ? c.json({ status: 'ready', node }) : c.json({ status: 'not ready', reason, node }, 503);
     }
     // Rule: ready when every server is: a broken one must show, though the others go on serving.
     const ready = statuses.every((status) => status.notReady === undefined);
-    return c.json({ status: ready ? 'ready' : 'not ready', servers: Object.fromEntries(statuses.map(view)) }, ready ? 200 : 503);
+    return c.json({ status: ready ? 'ready' : 'not ready', node, servers: Object.fromEntries(statuses.map(view)) }, ready ? 200 : 503);
   });
   app.notFound((c) => c.json({ jsonrpc: '2.0', id: null, error: { code: ErrorCode.BadRequest, message: 'Not Found: the MCP endpoint is elsewhere' } }, 404));
   const others = getRequestListener(app.fetch);
@@ -81,7 +86,10 @@ export function createRequestListener(deps: RouteDeps): RequestListener {
     const cors = corsHeaders(req.headers);
     try {
       const client = await route.admission(req, res, cors);
-      if (client) await route.endpoint(req, res, client, cors);
+      if (!client) return;
+      const peer = peers.peerFor(req.headers, client.fromPeer);
+      if (peer === undefined) await route.endpoint(req, res, client, cors);
+      else await peers.forward(peer, req, res, client.address, cors);
     } catch (error) {
       log.error({ err: (error as Error).message, stack: (error as Error).stack }, 'request handler failed');
       if (!res.headersSent) replyError(res, { status: 500, code: ErrorCode.InternalError, message: 'Internal error' }, cors);
@@ -91,6 +99,7 @@ export function createRequestListener(deps: RouteDeps): RequestListener {
 
   return (req, res) => {
     const started = performance.now();
+    res.setHeader(NODE_HEADER, node);
     res.once('close', () => {
       metrics.httpResponse(res.statusCode);
       // Built only when wanted: this runs for every request.
@@ -102,14 +111,16 @@ export function createRequestListener(deps: RouteDeps): RequestListener {
           path: pathOf(req.url),
           status: res.statusCode,
           ms: Math.round((performance.now() - started) * 10) / 10,
-          session: typeof session === 'string' ? session.slice(0, 8) : undefined,
+          session: typeof session === 'string' ? loggedSessionId(session) : undefined,
         },
         'request',
       );
     });
     const route = routes.get(pathOf(req.url));
-    if (route) void serveRoute(route, req, res);
-    else void others(req, res);
+    if (route) return void serveRoute(route, req, res);
+    // HTTP/1.0 health checks (HAProxy's httpchk) send no Host, and Hono needs one to build the URL.
+    req.headers.host ??= 'localhost';
+    void others(req, res);
   };
 }
 

@@ -4,8 +4,8 @@
  * it can take a new session now. Servers are independent: one whose command cannot run is not ready, and
  * the others go on serving.
  */
-import { randomUUID } from 'node:crypto';
 import { ChildProcess } from '../child/child-process.js';
+import { newSessionId } from './session-id.js';
 import type { Containment } from '../child/containment.js';
 import { commandIsRunnable } from '../child/find-command.js';
 import type { OrphanGuard } from '../child/orphan-guard.js';
@@ -75,7 +75,7 @@ export class Backend {
   async startSession(reservation: Reservation, opener: Opener, protocolVersion: string): Promise<Session> {
     const connect = await this.upstream();
     const session = new Session(connect, {
-      id: randomUUID(),
+      id: newSessionId(this.deps.config.cluster.nodeId),
       config: this.deps.config,
       server: this.deps.server,
       tools: this.tools,

@@ -77,11 +77,16 @@ export class SessionRegistry {
   private readonly startingFor = new Map<string, number>();
   private startingTotal = 0;
   private readonly clock: NodeJS.Timeout;
+  /** Set on SIGTERM with --drain-timeout: no session starts, and each ends once it has nothing in flight. */
+  private draining = false;
 
   constructor(private readonly limits: RegistryLimits) {
     this.clock = setInterval(() => {
       const now = performance.now();
-      for (const session of this.sessions) session.tick(now);
+      for (const session of this.sessions) {
+        session.tick(now);
+        if (this.draining) endIfDrained(session, now);
+      }
     }, TICK_MS);
     this.clock.unref();
   }
@@ -99,6 +104,7 @@ export class SessionRegistry {
 
   /** Whether a new session of the server could be served now: a free place, or a session to evict. */
   hasRoom(server: ServerCap): boolean {
+    if (this.draining) return false;
     if (this.room(server) > 0) return true;
     const full = this.fullScope(undefined, server);
     return full !== undefined && pickEvictionVictim(this.candidates(full.scope, undefined, server), performance.now(), this.limits.evictQuietAfterMs) !== undefined;
@@ -111,6 +117,7 @@ export class SessionRegistry {
    * initializes cannot overshoot a cap.
    */
   async reserve(client: string, server: ServerCap): Promise<Reservation> {
+    if (this.draining) throw new CapacityError('this node is shutting down and takes no new sessions', 'bridge');
     const deadline = performance.now() + this.limits.evictionWaitMs;
     for (;;) {
       const full = this.fullScope(client, server);
@@ -137,6 +144,14 @@ export class SessionRegistry {
   /** Called as a session starts ending: it is no longer found, but counts until its child is gone. */
   forget(session: Session): void {
     this.byId.delete(session.id);
+  }
+
+  /** Takes no new session, and waits up to `timeoutMs` for every session to end once its calls are answered; true if all did. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    const now = performance.now();
+    for (const session of this.sessions) endIfDrained(session, now);
+    return endsWithin([...this.sessions], timeoutMs, 'all');
   }
 
   /** Ends every session and waits for their children, up to `timeoutMs`; true if all ended in time. */
@@ -199,6 +214,14 @@ export class SessionRegistry {
       release: () => void settle(),
     };
   }
+}
+
+/**
+ * Rule: while the node drains, a session ends as soon as nothing of it is in flight. Why: no call is cut
+ * off, and its client, finding the session gone (404), re-initializes on another node.
+ */
+function endIfDrained(session: Session, now: number): void {
+  if (session.isOpen && session.isQuietFor(0, now)) void session.end('drained');
 }
 
 /** Adds `by` to a key's count, forgetting keys that reach zero. */

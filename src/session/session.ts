@@ -12,6 +12,7 @@ import { errorResponse, idOf, methodOf, ownMessage, progressTokenOf, type Reques
 import { primesStreams } from '../protocol/versions.js';
 import { InflightTable, type InflightRequest } from './inflight.js';
 import { OutboundLog, type EvictionCause, type OutboundBudget, type StoredEvent } from './outbound-log.js';
+import { loggedSessionId } from './session-id.js';
 import { routeChildMessage } from './router.js';
 import { Stream, parseEventId, type EventSink } from './stream.js';
 import { INVALID_PARAMS, type ToolFilter } from './tool-filter.js';
@@ -26,6 +27,7 @@ export type EndReason =
   | 'child-closed-output'
   | 'child-hung'
   | 'shutdown'
+  | 'drained'
   | 'not-initialized';
 
 /** Why the session refuses a POST; the endpoint turns each into its HTTP answer. */
@@ -68,6 +70,7 @@ const END_MESSAGES: Record<EndReason, string> = {
   'child-closed-output': 'the MCP server process closed its output',
   'child-hung': 'the MCP server process stopped reading its input',
   shutdown: 'the bridge is shutting down',
+  drained: 'the bridge is shutting down, and the session had nothing in flight',
   'not-initialized': 'the session was never initialized',
 };
 
@@ -146,7 +149,7 @@ export class Session {
       ended: (cause, status) => this.upstreamEnded(cause, status),
     });
     // One child logger with every binding: pino serialises bindings on each child() call.
-    this.logger = options.log.child({ client: options.clientAddress, session: this.id.slice(0, 8), childPid: this.upstream.pid });
+    this.logger = options.log.child({ client: options.clientAddress, session: loggedSessionId(this.id), childPid: this.upstream.pid });
   }
 
   get clientKey(): string {

@@ -9,6 +9,7 @@ import { ROOT, startBridge, stopAllBridges, taggedProcesses, waitFor, type Bridg
 import { MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
 import { GC_PROBE_ENV, mib, retainedAfterGc } from '../helpers/memory.js';
 import { messageOf, sseRequest } from '../helpers/sse-client.js';
+import { loggedSessionId } from '../../src/session/session-id.js';
 
 afterEach(stopAllBridges);
 
@@ -77,7 +78,7 @@ describe('clients that do not read', () => {
     await bridge.waitForLog((l) => l.msg === 'child stderr' && String(l.stderr).startsWith('flood: done'));
     stream.close();
     await rawRequest(bridge.url, { method: 'DELETE', headers: sessionHeaders(session) });
-    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === session.slice(0, 8));
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(session));
     const after = await retainedAfterGc(bridge);
     expect(mib(after) - mib(before), `MiB left once the client is gone (${JSON.stringify({ before, after })})`).toBeLessThan(4);
   }, 240_000);
@@ -94,7 +95,7 @@ describe('clients that do not read', () => {
     });
     await post.response;
     await bridge.waitForLog((l) => l.msg === 'a client is not keeping up with its stream; pausing the child', 30_000);
-    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === session.slice(0, 8), 30_000);
+    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(session), 30_000);
     expect(ended.reason).toBe('stalled');
     post.close();
     await waitFor(() => taggedProcesses(bridge.tag).length === 0 || undefined, { what: 'the child to be gone' });
@@ -126,7 +127,7 @@ describe('children that take or give too much', () => {
     expect(accepted).toBeLessThan(16);
     const held = await retainedAfterGc(bridge);
     expect(mib(held) - mib(before), 'MiB held for a child that does not read').toBeLessThan(16);
-    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === session.slice(0, 8), 30_000);
+    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(session), 30_000);
     expect(ended.reason).toBe('child-hung');
     await waitFor(() => taggedProcesses(bridge.tag).length === 0 || undefined, { what: 'the hung child to be gone' });
   }, 120_000);
@@ -155,7 +156,7 @@ describe('children that stop answering', () => {
     const session = await rawInitialize(bridge.url);
     const answer = await rawRequest(bridge.url, { headers: sessionHeaders(session), body: call(2, 'close-stdout', {}) });
     expect(answer.body).toMatch(/closed its output/);
-    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === session.slice(0, 8));
+    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(session));
     expect(ended.reason).toBe('child-closed-output');
     await waitFor(() => taggedProcesses(bridge.tag).length === 0 || undefined, { what: 'the child to be killed' });
   });
@@ -167,20 +168,20 @@ describe('the bridge-wide budget', () => {
     // B reads a long flood on a resumable stream: its written events fill the budget.
     const b = await rawInitialize(bridge.url);
     const flood = sseRequest(bridge.url, { method: 'POST', headers: sessionHeaders(b), body: call(2, 'flood', { size: 8 * KiB, count: 1500, intervalMs: 2 }, 'b') });
-    await bridge.waitForLog((l) => /passed --max-total-buffer/.test(l.msg) && l.session === b.slice(0, 8), 30_000);
+    await bridge.waitForLog((l) => /passed --max-total-buffer/.test(l.msg) && l.session === loggedSessionId(b), 30_000);
     // A's call is cut mid-way and finishes while A is away.
     const a = await rawInitialize(bridge.url);
     const post = sseRequest(bridge.url, { method: 'POST', headers: sessionHeaders(a), body: call(2, 'flood', { size: KiB, count: 20, intervalMs: 20 }, 'a') });
     await post.waitForEvent((e) => messageOf(e)?.method === 'notifications/progress');
     const cursor = post.events.filter((e) => e.id !== undefined).at(-1)?.id as string;
     post.close();
-    await bridge.waitForLog((l) => l.msg === 'child stderr' && l.session === a.slice(0, 8) && String(l.stderr).startsWith('flood: done'));
+    await bridge.waitForLog((l) => l.msg === 'child stderr' && l.session === loggedSessionId(a) && String(l.stderr).startsWith('flood: done'));
     const resumed = sseRequest(bridge.url, { headers: { ...getHeaders(a), 'last-event-id': cursor } });
     const answer = await resumed.waitForEvent((e) => messageOf(e)?.id === 2);
     expect(messageOf(answer)?.result).toBeDefined();
     const seen = [...post.events, ...resumed.events].map(messageOf).flatMap((m) => (m?.method === 'notifications/progress' ? [m.params?.progress] : []));
     expect(new Set(seen)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
-    expect(bridge.logs.some((l) => /passed --max-total-buffer/.test(l.msg) && l.session === a.slice(0, 8))).toBe(false);
+    expect(bridge.logs.some((l) => /passed --max-total-buffer/.test(l.msg) && l.session === loggedSessionId(a))).toBe(false);
     flood.close();
   }, 60_000);
 });

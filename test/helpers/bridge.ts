@@ -1,6 +1,7 @@
 /** Starts the real bridge (built CLI) on a free loopback port and finds every process it spawned. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { isAlive, processesWith } from './processes.js';
@@ -30,6 +31,15 @@ export interface Bridge {
   /** Signals the bridge and waits for it to exit; returns its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
+}
+
+/** A port nothing listens on now (the kernel's pick, released at once). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 const running = new Set<Bridge>();

@@ -6,26 +6,17 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { BRIDGE_BIN, EVERYTHING, startBridge, type Bridge } from './bridge.js';
+import { BRIDGE_BIN, EVERYTHING, freePort, startBridge, type Bridge } from './bridge.js';
 
 const run = promisify(execFile);
 
 export const CLAUDE_CALLBACK = 'https://claude.ai/api/mcp/auth_callback';
 export const CLAUDE_CIMD = 'https://claude.ai/oauth/mcp-oauth-client-metadata';
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface Owner {
   dir: string;

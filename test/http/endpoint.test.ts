@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startBridge, stopAllBridges, taggedProcesses, waitFor, type Bridge } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, rawInitialize, rawRequest } from '../helpers/client.js';
+import { loggedSessionId } from '../../src/session/session-id.js';
 
 let bridge: Bridge;
 beforeAll(async () => {
@@ -69,7 +70,7 @@ describe('sessions', () => {
     const id = await rawInitialize(bridge.url);
     const deleted = await rawRequest(bridge.url, { method: 'DELETE', headers: withSession(id) });
     expect(deleted.status).toBe(200);
-    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === id.slice(0, 8));
+    const ended = await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(id));
     expect(ended.reason).toBe('deleted');
     const pid = ended.childPid as number;
     expect(pid).toBeGreaterThan(0);

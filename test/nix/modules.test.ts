@@ -145,7 +145,7 @@ function execArgv(line: unknown): string[] {
 }
 
 const STUB = '/nix/store/00000000000000000000000000000000';
-const TC = `${STUB}-iproute2/bin/tc`;
+const LIMITS = `${STUB}-mcp-bridge-bandwidth-limits`;
 
 describe('Nix files', () => {
   it.skipIf(!hasNix)('every .nix file parses with nix-instantiate --parse', async () => {
@@ -190,7 +190,35 @@ describe('Nix files', () => {
       rmSync(scratch, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!hasNix)("the README's two nodes are the instances the scale-out scenario evaluates", async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const block = /\*\*NixOS\*\*: an instance is a node[\s\S]*?```nix\n(services\.mcp-bridge\.instances = \{[\s\S]*?\n\};)\n```/.exec(readme)?.[1];
+    expect(block, "the NixOS nodes in the README's scale-out section").toBeDefined();
+    const expression = `
+      let
+        readme = { ${block} };
+        scenario = (import ${join(repoRoot, 'nix/tests/scenarios.nix')}).instancesAsNodes.module;
+      in
+      { same = readme.services.mcp-bridge.instances == scenario.services.mcp-bridge.instances; }`;
+    const { stdout } = await run('nix-instantiate', ['--eval', '--strict', '--json', '--expr', expression]);
+    expect(JSON.parse(stdout)).toEqual({ same: true });
+  });
 });
+
+/** `module` on the stubbed host (with our host module or without), forced: 'accepted', or the error Nix printed. */
+function evaluatedOnHost(module: string, { withHostModule }: { withHostModule: boolean }): Promise<string> {
+  const expression = `
+    let
+      lib = import ${nixpkgsLib}/lib;
+      stubs = import ${join(repoRoot, 'nix/tests/stubs.nix')} { inherit lib; };
+    in
+    (lib.evalModules { modules = [ stubs.host ${withHostModule ? join(repoRoot, 'modules/host.nix') : ''} (${module}) ]; }).config.systemd`;
+  return run('nix-instantiate', ['--eval', '--strict', '--json', '--expr', expression]).then(
+    () => 'accepted',
+    (error: { stderr: string }) => error.stderr,
+  );
+}
 
 const evalTitle = 'NixOS modules, evaluated against stubbed NixOS options';
 describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (skipped: ${evalSkipReason})` : evalTitle, () => {
@@ -366,7 +394,7 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       const { vms } = await host();
       const guest = vms.public;
       expect(guest).toMatchObject({ useNetworkd: true, useDHCP: false, networkdEnabled: true });
-      expect(guest?.networks).toEqual({
+      expect(guest?.networks).toMatchObject({
         '20-uplink': {
           matchConfig: { MACAddress: '02:00:c0:a8:64:02' },
           address: ['192.168.100.2/24'],
@@ -408,7 +436,7 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       expect(argv.slice(argv.indexOf('--'))).toEqual(['--', '/run/current-system/sw/bin/other-server', '--stdio']);
     });
 
-    it('limits both directions in a tc unit bound to the tap unit', async () => {
+    it('limits both directions with the bandwidth script in a unit bound to the tap unit, which the VM requires', async () => {
       const { services } = await host();
       const unit = services['mcp-bridge-tc-public'];
       const tap = 'microvm-tap-interfaces@public.service';
@@ -418,48 +446,38 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
         RemainAfterExit: true,
         CapabilityBoundingSet: ['CAP_NET_ADMIN'],
         RestrictAddressFamilies: ['AF_NETLINK', 'AF_UNIX'],
+        ExecStart: `${LIMITS} start vm-public if-public 100mbit 10mbit 400ms 20mbit 2mbit 400ms`,
+        ExecStop: `${LIMITS} stop vm-public if-public`,
       });
-      expect(unit?.serviceConfig.ExecStart).toEqual([
-        `${TC} qdisc replace dev vm-public root tbf rate 100mbit burst 10mbit latency 400ms`,
-        `-${TC} qdisc del dev vm-public ingress`,
-        `${TC} qdisc add dev vm-public handle ffff: ingress`,
-        `${TC} filter add dev vm-public parent ffff: protocol all prio 1 u32 match u32 0 0 police rate 20mbit burst 2mbit drop flowid :1`,
-      ]);
-      expect(unit?.serviceConfig.ExecStop).toEqual([
-        `-${TC} qdisc del dev vm-public root`,
-        `-${TC} qdisc del dev vm-public ingress`,
-      ]);
+      // The VM starts only after its limits are in place, and not at all without them.
+      expect(services['microvm@public']).toMatchObject({ requires: ['mcp-bridge-tc-public.service'], after: ['mcp-bridge-tc-public.service'] });
     });
 
-    it('clears an unlimited direction instead of shaping it, and skips the unit when both are unlimited', async () => {
+    it('leaves an unlimited direction unlimited, and skips the unit when both are', async () => {
       const { services } = await host();
-      expect(services['mcp-bridge-tc-tailnet']?.serviceConfig.ExecStart).toEqual([
-        `-${TC} qdisc del dev vm-tailnet root`,
-        `-${TC} qdisc del dev vm-tailnet ingress`,
-        `${TC} qdisc add dev vm-tailnet handle ffff: ingress`,
-        `${TC} filter add dev vm-tailnet parent ffff: protocol all prio 1 u32 match u32 0 0 police rate 100mbit burst 10mbit drop flowid :1`,
-      ]);
+      expect(services['mcp-bridge-tc-tailnet']?.serviceConfig.ExecStart).toBe(`${LIMITS} start vm-tailnet if-tailnet - - - 100mbit 10mbit 400ms`);
       expect(services).not.toHaveProperty('mcp-bridge-tc-unlimited');
+      expect(services).not.toHaveProperty('microvm@unlimited');
     });
 
     it('gives each tap a networkd /32 host address and route, NATs the taps, trusts none', async () => {
       const result = await host();
       expect(result.networkdEnabled).toBe(true);
-      expect(result.networks['20-vm-public']).toEqual({
+      expect(result.networks['20-vm-public']).toMatchObject({
         matchConfig: { Name: 'vm-public' },
         address: ['192.168.100.1/32'],
         routes: [{ Destination: '192.168.100.2/32' }],
         linkConfig: { RequiredForOnline: 'no' },
       });
       expect(Object.keys(result.networks).sort()).toEqual(['20-vm-public', '20-vm-tailnet', '20-vm-unlimited']);
-      expect(result.nat).toEqual({ enable: true, internalInterfaces: ['vm-public', 'vm-tailnet', 'vm-unlimited'] });
-      expect(result.dhcpcdDenyInterfaces).toEqual(['vm-public', 'vm-tailnet', 'vm-unlimited']);
+      expect(result.nat).toEqual({ enable: true, externalInterface: null, internalInterfaces: ['vm-public', 'vm-tailnet', 'vm-unlimited'] });
+      expect(result.dhcpcdDenyInterfaces).toEqual(['vm-public', 'vm-tailnet', 'vm-unlimited', 'if-public', 'if-tailnet']);
       expect(result.trustedInterfaces).toEqual([]);
     });
 
     it('routes the Cloudflare Tunnel hostname to the guest', async () => {
       const { cloudflared } = await host();
-      expect(cloudflared).toEqual({ home: { ingress: { 'mcp-nixos.example.org': 'http://192.168.100.2:8080' } } });
+      expect(cloudflared.home?.ingress).toEqual({ 'mcp-nixos.example.org': 'http://192.168.100.2:8080' });
     });
 
     it('forwards expose.loopbackPort from 127.0.0.1 to the guest once its VM is up', async () => {
@@ -518,6 +536,24 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       expect(Object.keys(guest?.serversConfig.mcpServers ?? {})).toEqual(['nixos', 'time']);
       expect(guest?.service?.serviceConfig.LoadCredential).toEqual(['tokens:/run/mcp-bridge-secrets/tokens', 'tokens-time:/run/mcp-bridge-secrets/tokens-time']);
       expect(services['mcp-bridge-prepare-pair']?.script).toContain('install -m 0400 /var/lib/secrets/time-tokens /run/mcp-bridge-instances/pair/tokens-time');
+    });
+
+    it('makes two instances the nodes of one endpoint: ids, peers, the shared secret copied to each, a drain on stop', async () => {
+      const { failedAssertions, vms, services } = await evaluate<Host>('instancesAsNodes');
+      expect(failedAssertions).toEqual([]);
+      const service = vms['node-a']?.service;
+      expect(vms['node-a']?.failedAssertions).toEqual([]);
+      const argv = execArgv(service?.serviceConfig.ExecStart);
+      const after = (flag: string) => argv[argv.indexOf(flag) + 1];
+      expect([after('--node-id'), after('--peer'), after('--drain-timeout'), after('--peer-secret-file')]).toEqual(['a', 'b=http://192.168.100.4:8080', '30', '%d/peer-secret']);
+      expect(service?.serviceConfig.LoadCredential).toEqual(['peer-secret:/run/mcp-bridge-secrets/peer-secret']);
+      expect(service?.serviceConfig.TimeoutStopSec).toBe(60);
+      expect(services['mcp-bridge-prepare-node-b']?.script).toContain('install -m 0400 /var/lib/secrets/mcp-peer-secret /run/mcp-bridge-instances/node-b/peer-secret');
+    });
+
+    it('refuses peers without the node\'s own id and a shared secret', async () => {
+      const { failedAssertions } = await evaluate<Guest>('guestPeersWithoutIdOrSecret');
+      expect(failedAssertions).toEqual([expect.stringMatching(/^services\.mcp-bridge\.peers needs services\.mcp-bridge\.nodeId .* and services\.mcp-bridge\.peerSecretFile/)]);
     });
 
     it('refuses a public instance where one of its servers would go without a token', async () => {
@@ -628,7 +664,7 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
     const { failedAssertions, vms, services } = await evaluate<Host>('hostWithGuestModule');
     expect(failedAssertions).toEqual([]);
     expect(Object.keys(vms)).toEqual(['alpha']);
-    expect(Object.keys(services).sort()).toEqual(['mcp-bridge', 'mcp-bridge-tc-alpha']);
+    expect(Object.keys(services).sort()).toEqual(['mcp-bridge', 'mcp-bridge-tc-alpha', 'microvm@alpha']);
     expect(execArgv(services['mcp-bridge']?.serviceConfig.ExecStart).slice(1, 3)).toEqual(['--host', '127.0.0.1']);
   });
 
@@ -648,11 +684,57 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       ]);
     });
 
+    it('refuses a Cloudflare route that cloudflared would ignore: cloudflared off, a token tunnel, a misspelt tunnel', async () => {
+      expect((await evaluate<Host>('cloudflareOff')).failedAssertions).toEqual([
+        'services.mcp-bridge.instances.web.expose.cloudflare routes mcp.example.org, but services.cloudflared.enable is false: enable it, or drop expose.cloudflare.',
+      ]);
+      expect((await evaluate<Host>('cloudflareTokenTunnel')).failedAssertions).toEqual([
+        expect.stringMatching(/^services\.mcp-bridge\.instances\.web\.expose\.cloudflare\.tunnel "home" runs with a token .* ignores local ingress rules: route mcp\.example\.org to http:\/\/192\.168\.100\.2:8080 in the dashboard/),
+      ]);
+      expect((await evaluate<Host>('cloudflareMisspeltTunnel')).failedAssertions).toEqual([
+        expect.stringMatching(/^services\.mcp-bridge\.instances\.web\.expose\.cloudflare\.tunnel "hom" is not a tunnel .* \(known: hom, home\): check its spelling/),
+      ]);
+    });
+
+    it('refuses an instance name no guest can have as its host name, naming a fix', async () => {
+      const { failedAssertions } = await evaluate<Host>('dottedInstanceName');
+      expect(failedAssertions).toEqual([expect.stringMatching(/^services\.mcp-bridge\.instances\."mcp\.nixos": the name is the guest's host name, .* \(e\.g\. "mcp-nixos"\)/)]);
+    });
+
+    it('warns when the host does not use networkd, whose wait-online would then fail, and not when it does or when wait-online is off', async () => {
+      const warning = /systemd-networkd-wait-online would wait for interfaces it does not manage .* Set systemd\.network\.wait-online\.enable = false/;
+      expect((await evaluate<Host & { warnings: string[] }>('instances')).warnings).toEqual([expect.stringMatching(warning)]);
+      expect((await evaluate<Host & { warnings: string[] }>('networkdHost')).warnings).toEqual([]);
+      expect((await evaluate<Host & { warnings: string[] }>('exampleHost')).warnings).toEqual([]);
+    });
+
+    it('is checked against stubs as strict as NixOS and systemd: a misspelt unit attribute, networkd field or directive fails', async () => {
+      const evaluated = (module: string) => evaluatedOnHost(module, { withHostModule: false });
+      expect(await evaluated('{ systemd.services.x.bindTo = [ "a.service" ]; }')).toMatch(/The option `systemd\.services\.x\.bindTo' does not exist/);
+      expect(await evaluated('{ systemd.services.x.after = [ "network-online" ]; }')).toMatch(/not of type/);
+      expect(await evaluated('{ systemd.services.x.serviceConfig.ProtectClok = true; }')).toMatch(/systemd directives/);
+      expect(await evaluated('{ systemd.services.x.serviceConfig.SystemCallFilter = [ "@system-servce" ]; }')).toMatch(/known syscall groups/);
+      expect(await evaluated('{ systemd.network.networks.x.linkConfig.RequiredForOnlin = "no"; }')).toMatch(/networkd section with only the fields/);
+      expect(await evaluated('{ systemd.network.networks.x.routes = [ { Destinaton = "10.0.0.1/32"; } ]; }')).toMatch(/networkd section with only the fields/);
+      expect(await evaluated('{ systemd.services.x = { after = [ "a.service" ]; serviceConfig.ProtectClock = true; }; systemd.network.networks.x.linkConfig.RequiredForOnline = "no"; }')).toBe('accepted');
+    });
+
+    it('takes bit rates only, and no "." or ".." as interface names, with messages that say what is meant', async () => {
+      const refused = (module: string) => evaluatedOnHost(module, { withHostModule: true });
+      const instance = (extra: string) => `{ services.mcp-bridge.instances.a = { vsockCid = 3; allowUnauthenticated = true; hostAddress = "192.168.100.1"; guestAddress = "192.168.100.2"; ${extra} }; }`;
+      expect(await refused(instance('bandwidth.toGuest.rate = "100mbps";'))).toMatch(/bit rate such as "100mbit" \(bit, kbit, mbit, gbit or tbit; tc's "bps" units are bytes\)/);
+      expect(await refused(instance('bandwidth.fromGuest.rate = "100";'))).toMatch(/bit rate such as "100mbit"/);
+      expect(await refused(instance('tap.name = "..";'))).toMatch(/tap\.name/);
+      expect(await refused(instance('bandwidth.toGuest.rate = "10mbit";'))).toBe('accepted');
+    });
+
     it('rejects a tap name longer than 15 characters', async () => {
       const { failedAssertions } = await evaluate<Host>('longTapName');
       expect(failedAssertions).toEqual([
         'services.mcp-bridge.instances.nixos-search1.tap.name "vm-nixos-search1" has 16 characters, ' +
           'but Linux interface names have at most 15; set a shorter tap.name.',
+        'services.mcp-bridge.instances.nixos-search1.tap.ifb "if-nixos-search1" has 16 characters, ' +
+          'but Linux interface names have at most 15; set a shorter tap.ifb.',
       ]);
     });
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startBridge, stopAllBridges, taggedProcesses, waitFor } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, rawInitialize, rawRequest } from '../helpers/client.js';
 import { sseRequest } from '../helpers/sse-client.js';
+import { loggedSessionId } from '../../src/session/session-id.js';
 
 afterEach(stopAllBridges);
 const init = JSON.stringify(INIT_BODY);
@@ -32,8 +33,8 @@ describe('sessions that only hold a GET stream', () => {
     }, { timeoutMs: 10_000, intervalMs: 200, what: 'a place for the newcomer' });
     expect(admitted.headers['mcp-session-id']).toBeDefined();
     const evicted = await bridge.waitForLog((l) => l.msg === 'session ended' && l.reason === 'evicted');
-    expect(heavy.map((id) => id.slice(0, 8))).toContain(evicted.session);
-    expect(evicted.session).not.toBe(light.slice(0, 8));
+    expect(heavy.map((id) => loggedSessionId(id))).toContain(evicted.session);
+    expect(evicted.session).not.toBe(loggedSessionId(light));
   });
 });
 
@@ -44,15 +45,15 @@ describe('sessions still ending', () => {
     expect((await rawRequest(bridge.url, { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': first } })).status).toBe(200);
     // Its child ignores SIGTERM, so it lives on for the grace; the next session must not start beside it.
     const second = rawInitialize(bridge.url);
-    await waitFor(() => bridge.logs.some((l) => l.msg === 'session ended' && l.session === first.slice(0, 8)) || undefined, {
+    await waitFor(() => bridge.logs.some((l) => l.msg === 'session ended' && l.session === loggedSessionId(first)) || undefined, {
       what: 'the first session to end',
     });
     const id = await second;
     expect(taggedProcesses(bridge.tag).length).toBeLessThanOrEqual(1);
     // Log lines come on another pipe than the answers: wait for the new session's, then compare the order.
-    await bridge.waitForLog((l) => l.msg === 'session started' && l.session === id.slice(0, 8));
-    const ended = bridge.logs.findIndex((l) => l.msg === 'session ended' && l.session === first.slice(0, 8));
-    const started = bridge.logs.findIndex((l) => l.msg === 'session started' && l.session === id.slice(0, 8));
+    await bridge.waitForLog((l) => l.msg === 'session started' && l.session === loggedSessionId(id));
+    const ended = bridge.logs.findIndex((l) => l.msg === 'session ended' && l.session === loggedSessionId(first));
+    const started = bridge.logs.findIndex((l) => l.msg === 'session started' && l.session === loggedSessionId(id));
     expect(ended).toBeGreaterThanOrEqual(0);
     expect(started).toBeGreaterThan(ended);
   });

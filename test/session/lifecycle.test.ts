@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURE, ROOT, isAlive, startBridge, stopAllBridges, taggedProcesses, waitFor } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
+import { loggedSessionId } from '../../src/session/session-id.js';
 
 afterEach(stopAllBridges);
 
@@ -75,9 +76,9 @@ describe('reaping and the session cap', () => {
     const bridge = await startBridge(['--idle-timeout', '0.5']);
     const { client } = await connect(bridge.url); // holds its GET stream open
     const first = await rawInitialize(bridge.url);
-    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === first.slice(0, 8) && l.reason === 'idle');
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(first) && l.reason === 'idle');
     const second = await rawInitialize(bridge.url);
-    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === second.slice(0, 8) && l.reason === 'idle');
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(second) && l.reason === 'idle');
     // Two idle timeouts have passed since the SDK client connected: it must still be there.
     expect(bridge.logs.filter((l) => l.msg === 'session ended')).toHaveLength(2);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('still here');
@@ -90,7 +91,7 @@ describe('reaping and the session cap', () => {
     expect((await rawRequest(bridge.url, { headers: withSession(a), body: ping(2) })).status).toBe(200);
     const c = await rawInitialize(bridge.url);
     const evicted = await bridge.waitForLog((l) => l.msg === 'session ended');
-    expect(evicted).toMatchObject({ reason: 'evicted', session: b.slice(0, 8) });
+    expect(evicted).toMatchObject({ reason: 'evicted', session: loggedSessionId(b) });
     expect((await rawRequest(bridge.url, { headers: withSession(b), body: ping(3) })).status).toBe(404);
     expect((await rawRequest(bridge.url, { headers: withSession(a), body: ping(4) })).status).toBe(200);
     expect((await rawRequest(bridge.url, { headers: withSession(c), body: ping(5) })).status).toBe(200);

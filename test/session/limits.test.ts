@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startBridge, stopAllBridges } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
+import { loggedSessionId } from '../../src/session/session-id.js';
 
 afterEach(stopAllBridges);
 const init = JSON.stringify(INIT_BODY);
@@ -35,9 +36,9 @@ describe('caps', () => {
     const bridge = await startBridge(['--max-sessions-per-client', '1']);
     const first = await rawInitialize(bridge.url);
     const second = await rawInitialize(bridge.url);
-    await bridge.waitForLog((l) => l.msg === 'session ended' && l.reason === 'evicted' && l.session === first.slice(0, 8));
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.reason === 'evicted' && l.session === loggedSessionId(first));
     const { client } = await connect(bridge.url); // evicts `second`, then holds its GET stream open
-    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === second.slice(0, 8));
+    await bridge.waitForLog((l) => l.msg === 'session ended' && l.session === loggedSessionId(second));
     const refused = await rawRequest(bridge.url, { headers: MCP_HEADERS, body: init });
     expect(refused.status).toBe(429);
     expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'kept' } }))).toBe('kept');
