@@ -1,5 +1,5 @@
-# Evaluates one scenario of ./scenarios.nix against stubbed NixOS options and microvm.nix's guest
-# options, and returns what the tests check as JSON-friendly data.
+# Evaluates one scenario of ./scenarios.nix against stubbed NixOS options and microvm.nix's real host
+# and guest options (and its guest assertions), and returns what the tests check as JSON-friendly data.
 #
 #   nixpkgsLib: a directory holding lib/default.nix (a nixpkgs or nixpkgs.lib checkout)
 #   microvmSrc: a microvm.nix checkout
@@ -83,19 +83,24 @@ let
       ...
     }:
     let
-      config =
-        (lib.evalModules {
-          modules = [
-            stubs.host
-            ../../modules/host.nix
-            module
-          ]
-          ++ lib.optionals withGuestModule [
-            stubs.guest
-            ../../modules/guest.nix
-            { networking.hostName = "host"; }
-          ];
-        }).config;
+      evaluated = lib.evalModules {
+        modules = [
+          stubs.host
+          # microvm.nix's real host options: microvm.vms and the rest.
+          "${microvmSrc}/nixos-modules/host/options.nix"
+          ../../modules/host.nix
+          module
+        ]
+        ++ lib.optionals withGuestModule [
+          stubs.guest
+          ../../modules/guest.nix
+          { networking.hostName = "host"; }
+        ];
+      };
+      inherit (evaluated) config;
+      # The real microvm.vms.<name>.config evaluates a whole NixOS system (a full nixpkgs); the option's
+      # definitions still hold the guest modules as the host module wrote them.
+      guestModules = lib.foldl' (all: definition: all // definition) { } evaluated.options.microvm.vms.definitions;
     in
     {
       failedAssertions = failedAssertions config;
@@ -105,7 +110,7 @@ let
         if failedAssertions config != [ ] then
           { }
         else
-          lib.mapAttrs (name: vm: summarizeGuest (evalGuest name vm.config)) config.microvm.vms;
+          lib.mapAttrs (name: vm: summarizeGuest (evalGuest name vm.config)) guestModules;
       services = config.systemd.services;
       sockets = config.systemd.sockets;
       networkdEnabled = config.systemd.network.enable;

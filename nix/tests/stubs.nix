@@ -208,15 +208,6 @@ in
     imports = [ common ];
 
     options = {
-      microvm.vms = mkOption {
-        type = types.attrsOf (
-          types.submodule {
-            # The real option evaluates a whole NixOS system; here the guest module is kept as is.
-            options.config = mkOption { type = types.deferredModule; };
-          }
-        );
-        default = { };
-      };
       systemd = {
         package = mkOption {
           type = types.package;

@@ -206,14 +206,14 @@ describe('Nix files', () => {
   });
 });
 
-/** `module` on the stubbed host (with our host module or without), forced: 'accepted', or the error Nix printed. */
-function evaluatedOnHost(module: string, { withHostModule }: { withHostModule: boolean }): Promise<string> {
+/** `module` on the stubbed host (with our host module or without), `force`d: 'accepted', or the error Nix printed. */
+function evaluatedOnHost(module: string, { withHostModule, force = 'systemd' }: { withHostModule: boolean; force?: string }): Promise<string> {
   const expression = `
     let
       lib = import ${nixpkgsLib}/lib;
       stubs = import ${join(repoRoot, 'nix/tests/stubs.nix')} { inherit lib; };
     in
-    (lib.evalModules { modules = [ stubs.host ${withHostModule ? join(repoRoot, 'modules/host.nix') : ''} (${module}) ]; }).config.systemd`;
+    (lib.evalModules { modules = [ stubs.host ${withHostModule ? `${microvmSrc}/nixos-modules/host/options.nix ${join(repoRoot, 'modules/host.nix')}` : ''} (${module}) ]; }).config.${force}`;
   return run('nix-instantiate', ['--eval', '--strict', '--json', '--expr', expression]).then(
     () => 'accepted',
     (error: { stderr: string }) => error.stderr,
@@ -716,6 +716,8 @@ describe.skipIf(evalSkipReason !== undefined)(evalSkipReason ? `${evalTitle} (sk
       expect(await evaluated('{ systemd.services.x.serviceConfig.SystemCallFilter = [ "@system-servce" ]; }')).toMatch(/known syscall groups/);
       expect(await evaluated('{ systemd.network.networks.x.linkConfig.RequiredForOnlin = "no"; }')).toMatch(/networkd section with only the fields/);
       expect(await evaluated('{ systemd.network.networks.x.routes = [ { Destinaton = "10.0.0.1/32"; } ]; }')).toMatch(/networkd section with only the fields/);
+      // microvm.nix's own host options, not a stand-in: a misspelt VM attribute fails too.
+      expect(await evaluatedOnHost('{ microvm.vms.x.autostrat = true; }', { withHostModule: true, force: 'microvm.vms.x.autostart' })).toMatch(/The option `microvm\.vms\.x\.autostrat' does not exist/);
       expect(await evaluated('{ systemd.services.x = { after = [ "a.service" ]; serviceConfig.ProtectClock = true; }; systemd.network.networks.x.linkConfig.RequiredForOnline = "no"; }')).toBe('accepted');
     });
 
