@@ -8,7 +8,8 @@
 //   stop()
 // so that the measurements never need to know which driver they are timing.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +193,33 @@ export function bridgeDriver(name, modeArgs, root = repo) {
   };
 }
 
+/**
+ * Two bridges as nodes a and b, b's sessions reached through a: every call takes the peer hop (a passes
+ * it to b, b answers through a). `url` is a's, `sessionUrl` b's; CPU counts both bridges.
+ */
+function peerDriver(name) {
+  return {
+    name,
+    kind: 'ours',
+    async start(backend, ctx) {
+      const secret = join(ctx.logDir, `mcp-bridge-bench-peer-secret-${process.pid}`);
+      writeFileSync(secret, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+      const node = (id, extra) => bridgeDriver(`${name}-${id}`, ['--node-id', id, '--peer-secret-file', secret, ...extra]);
+      const b = await node('b', []).start(backend, ctx);
+      const a = await node('a', ['--peer', `b=${new URL(b.url).origin}`]).start(backend, ctx);
+      return {
+        ...a,
+        sessionUrl: b.url,
+        roots: [a.root, b.root],
+        keptChildren: a.keptChildren + b.keptChildren,
+        async stop() {
+          return (await a.stop()) + (await b.stop());
+        },
+      };
+    },
+  };
+}
+
 export const drivers = {
   // Ours, with the CLI's defaults except the limits (see bridgeLimitFlags), in its three modes: a child
   // per session spawned on initialize, taken from a warm pool (more pooled children than the sessions a
@@ -199,6 +227,8 @@ export const drivers = {
   bridge: bridgeDriver('bridge', []),
   'bridge-pool': bridgeDriver('bridge-pool', ['--pool', '8']),
   'bridge-shared': bridgeDriver('bridge-shared', ['--shared']),
+  // Two nodes, every call passed from one to the other (--peer): what the hop of a round-robin balancer costs.
+  'bridge-peer': peerDriver('bridge-peer'),
 
   // A reference, not a gateway: node:http in front of one child, one-event SSE answers, nothing else
   // (see floor-server.mjs). What Node's HTTP stack alone adds to a call on this machine.

@@ -65,7 +65,7 @@ const all = {
 
 /** One wrk run over these sessions (one connection and thread each); returns calls, seconds, errors, latencies, and the server's CPU. */
 async function wrk(inst, sessionIds) {
-  const before = cpuMsOf([inst.root]);
+  const before = cpuMsOf(inst.roots ?? [inst.root]);
   const args = ['-t', String(sessionIds.length), '-c', String(sessionIds.length), '-d', `${seconds}s`, '--latency', '-s', join(here, 'wrk-call.lua'), inst.url];
   const out = await new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { env: { ...process.env, MCP_SESSIONS: sessionIds.join(',') }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -74,7 +74,7 @@ async function wrk(inst, sessionIds) {
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}: ${text}`))));
   });
-  const cpuMs = cpuMsOf([inst.root]) - before;
+  const cpuMs = cpuMsOf(inst.roots ?? [inst.root]) - before;
   const result = /RESULT requests=(\d+) seconds=([\d.]+) errors=(\d+) p50us=(\d+) p99us=(\d+)/.exec(out);
   if (!result) throw new Error(`no RESULT line from wrk: ${out}`);
   const [requests, duration, errors, p50us, p99us] = result.slice(1).map(Number);
@@ -126,7 +126,7 @@ for (const name of wanted) {
   const inst = await driver.start(backend, ctx);
   inst.name = name;
   inst.sessions = [];
-  for (let i = 0; i < SESSIONS; i++) inst.sessions.push(await connectRawHttp(inst.url, 15_000));
+  for (let i = 0; i < SESSIONS; i++) inst.sessions.push(await connectRawHttp(inst.sessionUrl ?? inst.url, 15_000));
   inst.ids = inst.sessions.map((s) => s.id);
   instances.push(inst);
 }
