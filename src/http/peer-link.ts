@@ -106,7 +106,7 @@ export class PeerLink {
         // Either side failing ends the other: a cut peer stream must show as a cut stream.
         pipeline(answer, res, () => undefined);
       });
-      upstream.once('error', (error) => {
+      upstream.on('error', (error) => {
         this.log.warn({ peer: node, err: error.message }, 'peer unreachable: answering for its session with 404');
         if (!res.headersSent) replyError(res, sessionNotFound, cors);
         else res.destroy();

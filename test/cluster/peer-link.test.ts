@@ -4,6 +4,7 @@
  * finishes its calls but takes no new session.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -97,6 +98,22 @@ describe('the peer link', () => {
       expect(answer.status, forged).toBe(404);
     }
     expect(await callsOf(b.url, session)).toEqual(['echo']);
+  });
+
+  it('survives a client that leaves in the middle of a body it was passing on', async () => {
+    const { a, b } = await pair();
+    const session = await rawInitialize(b.url);
+    const { hostname, port, pathname } = new URL(a.url);
+    const socket = connectTcp(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: ${session}\r\nContent-Length: 1000\r\n\r\n{"jsonrpc":`);
+    await waitFor(() => a.logs.some((line) => line.msg === 'passed to peer'), { what: 'the request to be passed on' });
+    socket.destroy();
+    // Both nodes go on serving, and the session too.
+    const after = await rawRequest(a.url, { headers: withSession(session), body: toolCall(1, 'echo', { text: 'still' }) });
+    expect(after.body).toContain('still');
+    expect(a.process.exitCode).toBeNull();
+    expect(b.process.exitCode).toBeNull();
   });
 
   it('refuses a request posing as a peer (a wrong secret, or one at a node that has none), before it reaches a child', async () => {
