@@ -15,20 +15,27 @@ const run = promisify(execFile);
 const SCRIPT = join(ROOT, 'modules/bandwidth-limits.sh');
 const THROUGHPUT = join(ROOT, 'test/fixtures/throughput.mjs');
 
+/** Root, network namespaces and veth pairs: what the test builds its two machines from. */
 function namespacesWork(): boolean {
   if (process.getuid?.() !== 0) return false;
   const probe = `mcpb-probe-${randomBytes(3).toString('hex')}`;
   try {
     execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+    execFileSync('ip', ['-n', probe, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
+  } finally {
+    try {
+      execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+    } catch {
+      // never made
+    }
   }
 }
 
 const available = namespacesWork();
-if (!available) console.warn('test/nix/bandwidth: skipped: needs root and `ip netns` (iproute2)');
+if (!available) console.warn('test/nix/bandwidth: skipped: needs root, `ip netns` (iproute2) and veth pairs');
 
 const suffix = randomBytes(3).toString('hex');
 const HOST = `mcpb-host-${suffix}`;
