@@ -98,6 +98,20 @@ async function expectSticky(url: string): Promise<void> {
   expect(new Set(nodes)).toEqual(new Set(['a', 'b']));
 }
 
+/**
+ * Runs `call`, sending it again (twice at most) when it fails in transit: as a node dies, the balancer may
+ * close kept-alive connections that carried its traffic, and a request already on one fails on the way.
+ */
+async function inTransit<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt === 3 || !/fetch failed|other side closed|socket/i.test((error as Error).message)) throw error;
+    }
+  }
+}
+
 const it_haproxy = it.skipIf(!hasHaproxy);
 const it_nginx = it.skipIf(!hasNginx);
 
@@ -142,14 +156,16 @@ describe('several nodes behind a load balancer (the README recipes)', () => {
       a.process.kill('SIGKILL');
       await a.exited;
       for (const { client } of onA) {
-        await expect(client.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/404|Session not found/);
+        await expect(inTransit(() => client.callTool({ name: 'echo', arguments: { text: 'x' } }))).rejects.toThrow(/404|Session not found/);
       }
       // B's sessions carry on.
-      for (const { client } of onB) expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('still here');
+      for (const { client } of onB) {
+        expect(textOf(await inTransit(() => client.callTool({ name: 'echo', arguments: { text: 'still here' } })))).toBe('still here');
+      }
       // A's clients start over, on B.
       for (let i = 0; i < onA.length; i++) {
-        const { client, seen } = await open(balancer!.url, `again-${i}`);
-        expect(textOf(await client.callTool({ name: 'echo', arguments: { text: 'again' } }))).toBe('again');
+        const { client, seen } = await inTransit(() => open(balancer!.url, `again-${i}`));
+        expect(textOf(await inTransit(() => client.callTool({ name: 'echo', arguments: { text: 'again' } })))).toBe('again');
         expect(new Set(seen.nodes.map((entry) => entry.node))).toEqual(new Set(['b']));
         await client.close();
       }
