@@ -10,25 +10,14 @@ import type { Logger } from '../log.js';
 import type { ServerMetrics } from '../metrics.js';
 import { errorResponse, idOf, methodOf, ownMessage, progressTokenOf, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import { primesStreams } from '../protocol/versions.js';
+import { Congestion } from './congestion.js';
+import { END_MESSAGES, END_OF_UPSTREAM, type EndReason } from './end-reason.js';
 import { InflightTable, type InflightRequest } from './inflight.js';
 import { OutboundLog, type EvictionCause, type OutboundBudget, type StoredEvent } from './outbound-log.js';
 import { loggedSessionId } from './session-id.js';
 import { routeChildMessage } from './router.js';
 import { Stream, parseEventId, type EventSink } from './stream.js';
 import { INVALID_PARAMS, type ToolFilter } from './tool-filter.js';
-
-export type EndReason =
-  | 'deleted'
-  | 'idle'
-  | 'evicted'
-  | 'stalled'
-  | 'child-exit'
-  | 'child-output'
-  | 'child-closed-output'
-  | 'child-hung'
-  | 'shutdown'
-  | 'drained'
-  | 'not-initialized';
 
 /** Why the session refuses a POST; the endpoint turns each into its HTTP answer. */
 export type PostRefusal = 'ended' | 'too-many-inflight' | 'duplicate-id' | 'input-full';
@@ -60,41 +49,9 @@ export interface SessionOptions {
   protocolVersion: string;
 }
 
-const END_MESSAGES: Record<EndReason, string> = {
-  deleted: 'the session was deleted',
-  idle: 'the session was idle too long',
-  evicted: 'the session was evicted to make room for a new one',
-  stalled: 'the client did not read its stream for too long',
-  'child-exit': 'the MCP server process exited',
-  'child-output': 'the MCP server process wrote an over-long line',
-  'child-closed-output': 'the MCP server process closed its output',
-  'child-hung': 'the MCP server process stopped reading its input',
-  shutdown: 'the bridge is shutting down',
-  drained: 'the bridge is shutting down, and the session had nothing in flight',
-  'not-initialized': 'the session was never initialized',
-};
-
-const END_OF_UPSTREAM: Record<UpstreamEnd, EndReason> = {
-  exit: 'child-exit',
-  overflow: 'child-output',
-  'output-closed': 'child-closed-output',
-  hung: 'child-hung',
-};
-
 /** JSON-RPC error codes the bridge answers with: the SDK's for a timeout, the spec's internal error otherwise. */
 const REQUEST_TIMEOUT = -32001;
 const INTERNAL_ERROR = -32603;
-
-/**
- * Rule: a stream is congested when its connection's backlog plus the events waiting for it pass
- * --max-stream-buffer, or, with no connection, when the events of calls its client is expected to resume
- * do. Why: past that, more of the child's output would only pile up in the bridge; the standalone stream
- * without a GET open has a bound of its own instead, since nobody may ever come for it.
- */
-function isCongested(stream: Stream, bound: number): boolean {
-  if (stream.sink) return stream.sink.backlog + stream.queuedBytes > bound;
-  return stream.state === 'waiting' && !stream.isStandalone && stream.queuedBytes > bound;
-}
 
 /** Sessions started by this bridge (stream ids need only differ between sessions; randomBytes costs ~0.1 ms here). */
 let sessionSerial = 0;
@@ -117,9 +74,7 @@ export class Session {
   private readonly streamPrefix = `${(++sessionSerial).toString(36)}-`;
   private streamCount = 0;
   private openSinks = 0;
-  private readonly congested = new Set<Stream>();
-  /** Since when some stream has been congested without its client taking anything. */
-  private stalledSince: number | undefined;
+  private readonly congestion: Congestion;
   private idleSince: number | undefined;
   /** Since when nothing has been in flight. */
   private quietSince = performance.now();
@@ -147,6 +102,14 @@ export class Session {
     this.upstream = connect(() => this.logger, {
       message: (message) => this.fromChild(message),
       ended: (cause, status) => this.upstreamEnded(cause, status),
+    });
+    this.congestion = new Congestion(limits.maxStreamBufferBytes, {
+      paused: () => {
+        this.upstream.pause();
+        options.metrics.limitHit('stream-buffer');
+        this.logger.warn({ limit: limits.maxStreamBufferBytes }, 'a client is not keeping up with its stream; pausing the child');
+      },
+      resumed: () => this.upstream.resume(),
     });
     // One child logger with every binding: pino serialises bindings on each child() call.
     this.logger = options.log.child({ client: options.clientAddress, session: loggedSessionId(this.id), childPid: this.upstream.pid });
@@ -255,12 +218,7 @@ export class Session {
     if (!this.isIdle()) this.idleSince = undefined;
     else if (this.idleSince === undefined) this.idleSince = now;
     else if (now - this.idleSince >= idleTimeoutMs) return void this.end('idle');
-    for (const stream of this.congested) {
-      const backlog = stream.sink?.backlog ?? 0;
-      if (backlog < stream.lastBacklog) this.stalledSince = now; // the client is reading, if slowly
-      stream.lastBacklog = backlog;
-    }
-    if (this.stalledSince !== undefined && now - this.stalledSince >= limits.stallTimeoutMs) {
+    if (this.congestion.stalledFor(now) >= limits.stallTimeoutMs) {
       this.options.metrics.limitHit('stall');
       this.logger.warn({ stallTimeoutSeconds: limits.stallTimeoutMs / 1000 }, 'a client left its stream unread for --stall-timeout; ending the session');
       void this.end('stalled');
@@ -384,7 +342,7 @@ export class Session {
       stream.queuedBytes += event.bytes;
       if (stream.isStandalone && !stream.sink) this.boundPending(stream);
     }
-    this.updateCongestion(stream);
+    this.congestion.update(stream);
     return event;
   }
 
@@ -407,7 +365,7 @@ export class Session {
       this.write(stream, event);
     }
     stream.queue = stream.queue.slice(taken);
-    this.updateCongestion(stream);
+    this.congestion.update(stream);
     this.finishIfAnswered(stream);
   }
 
@@ -432,7 +390,7 @@ export class Session {
       stream.queuedBytes = 0;
       this.retire(stream);
     }
-    this.updateCongestion(stream);
+    this.congestion.update(stream);
   }
 
   /** Cuts a stream's connection: a newer one takes over, its client stalled, or it can no longer be delivered whole. */
@@ -492,7 +450,7 @@ export class Session {
       if (stream.sink && !stream.isStandalone) this.cut(stream, stream.sink);
     }
     if (stream.answered && !stream.sink && !this.outbound.holds(stream)) this.retire(stream);
-    this.updateCongestion(stream);
+    this.congestion.update(stream);
   }
 
   /** Rule: past --max-pending messages or bytes waiting for a GET that is not open, the oldest go. Why: nobody may ever open one. */
@@ -509,27 +467,6 @@ export class Session {
     if (dropped === 0) return;
     this.options.metrics.limitHit('pending');
     this.logger.warn({ dropped, limit: pendingMessages, limitBytes: pendingBytes }, 'no GET stream open: dropped the oldest waiting messages');
-  }
-
-  private updateCongestion(stream: Stream): void {
-    const now = isCongested(stream, this.options.config.limits.maxStreamBufferBytes);
-    if (now === this.congested.has(stream)) return;
-    if (now) {
-      this.congested.add(stream);
-      stream.lastBacklog = stream.sink?.backlog ?? 0;
-      if (this.congested.size === 1) {
-        this.stalledSince = performance.now();
-        this.upstream.pause();
-        this.options.metrics.limitHit('stream-buffer');
-        this.logger.warn({ limit: this.options.config.limits.maxStreamBufferBytes }, 'a client is not keeping up with its stream; pausing the child');
-      }
-    } else {
-      this.congested.delete(stream);
-      if (this.congested.size === 0) {
-        this.stalledSince = undefined;
-        this.upstream.resume();
-      }
-    }
   }
 
   /** Forgets a request that got its answer (or was cancelled); returns it, or undefined if it was not in flight. */
