@@ -43,6 +43,8 @@ export interface Config {
   metricsListen: { host: string; port: number } | undefined;
   /** Resumable SSE streams (Last-Event-ID); `undefined` turns resumability off. */
   resume: ResumeConfig | undefined;
+  /** 2026-07-28 clients served (era translation in front of 2025-era children); `undefined`: off, they fall back to initialize. */
+  modern: ModernConfig | undefined;
   /** SSE polling (SEP-1699): a primed stream quiet this long is closed, and the client resumes it with GET; `undefined`: never. */
   ssePollMs: number | undefined;
   /** systemd's notification socket (NOTIFY_SOCKET) when run as a Type=notify service. */
@@ -150,6 +152,18 @@ export interface OAuthConfig {
   stateDir: string;
 }
 
+export interface ModernConfig {
+  /** 2025-era children at most per server for 2026-07-28 requests, across capability sets. */
+  maxChildren: number;
+  /** Calls waiting for their client's inputResponses, at most per server and per client; how long each waits. */
+  maxParked: number;
+  maxParkedPerClient: number;
+  parkTtlMs: number;
+  /** subscriptions/listen streams at most per server and per client. */
+  maxListeners: number;
+  maxListenersPerClient: number;
+}
+
 export interface ResumeConfig {
   /** The `retry` the client is told to wait before reconnecting, in ms. */
   retryMs: number;
@@ -191,6 +205,9 @@ export const DEFAULTS = {
   drainTimeoutSeconds: 0,
   logLevel: 'info' as LogLevel,
   resume: { retryMs: 1000 },
+  modernChildren: 4,
+  inputTimeoutSeconds: 300,
+  modern: { maxParked: 64, maxParkedPerClient: 8, maxListeners: 64, maxListenersPerClient: 4 },
   oauthAccessTtlSeconds: 24 * 3600,
   oauthRefreshIdleSeconds: 30 * 24 * 3600,
   oauthRefreshMaxSeconds: 90 * 24 * 3600,

@@ -140,6 +140,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
       sessionRate,
       startSession: (reservation, caller, protocolVersion) => backend.startSession(reservation, caller, protocolVersion),
       resume: config.resume !== undefined,
+      modern: backend.modern,
       sse,
       metrics: backend.metrics,
       warnings,

@@ -21,6 +21,14 @@ interface Share {
   /** The child's id for each of this session's requests in flight, by the session's own id. */
   upstreamIds: Map<RequestId, number>;
   subscriptions: Set<string>;
+  /** Its requests wait for its client's answers (a parked 2026-07-28 call): the child is not asking it anything new. */
+  awaiting: boolean;
+}
+
+/** A share as its holder sees it. */
+export interface SharedUpstream extends Upstream {
+  /** Marks the share's requests as waiting for its client (or not): such a share is not busy for attribution. */
+  awaitingClient(awaiting: boolean): void;
 }
 
 /** A session request as the child knows it. */
@@ -40,10 +48,19 @@ export interface SharedChildOptions {
   stallTimeoutMs: number;
   killGraceMs: number;
   version: string;
+  /** What the bridge declares to the child (default: roots, sampling and elicitation: --shared's sessions may use any). */
+  capabilities?: Record<string, unknown>;
+  clientName?: string;
+  /** Set once the child is initialized, when it can log: its level for the whole child (the bridge filters per caller). */
+  logLevel?: string;
+  /** Told of every list_changed besides the shares (the listen streams of --modern, which span several children). */
+  listChanged?: (wire: WireMessage) => void;
 }
 
-/** What the bridge declares to the child; server requests reach a client only when they can be attributed. */
+/** What the bridge declares to a --shared child; server requests reach a client only when they can be attributed. */
 const BRIDGE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
+/** The id of the bridge's own logging/setLevel request; its answer is dropped. */
+const SET_LEVEL_ID = 'mcp-bridge:set-level';
 const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
 
 const errorResponse = (id: RequestId, message: string): WireMessage => ownMessage({ jsonrpc: '2.0', id, error: { code: -32603, message } });
@@ -68,9 +85,24 @@ export class SharedChild {
 
   constructor(private readonly options: SharedChildOptions) {}
 
+  /** Shares attached now. */
+  get attached(): number {
+    return this.shares.size;
+  }
+
+  /** Shares with requests in flight that are not waiting for their client (a server request can be attributed only while this is 1). */
+  get busy(): number {
+    return this.busyShares().length;
+  }
+
+  /** The child's InitializeResult, starting it if needed. */
+  initializeResult(): Promise<Record<string, unknown>> {
+    return this.ready();
+  }
+
   /** Gives a session its share; the child starts with the first one. */
-  attach(log: () => Logger, events: UpstreamEvents): Upstream {
-    const share: Share = { log, events, upstreamIds: new Map(), subscriptions: new Set() };
+  attach(log: () => Logger, events: UpstreamEvents): SharedUpstream {
+    const share: Share = { log, events, upstreamIds: new Map(), subscriptions: new Set(), awaiting: false };
     this.shares.add(share);
     const shared = this;
     return {
@@ -86,7 +118,14 @@ export class SharedChild {
         this.detach(share);
         return undefined;
       },
+      awaitingClient: (awaiting) => {
+        share.awaiting = awaiting;
+      },
     };
+  }
+
+  private busyShares(): Share[] {
+    return [...this.shares].filter((share) => share.upstreamIds.size > 0 && !share.awaiting);
   }
 
   async close(): Promise<void> {
@@ -146,8 +185,8 @@ export class SharedChild {
         method: 'initialize',
         params: {
           protocolVersion: LATEST_PROTOCOL_VERSION,
-          capabilities: BRIDGE_CAPABILITIES,
-          clientInfo: { name: 'mcp-bridge (shared)', version: this.options.version },
+          capabilities: this.options.capabilities ?? BRIDGE_CAPABILITIES,
+          clientInfo: { name: this.options.clientName ?? 'mcp-bridge (shared)', version: this.options.version },
         },
       }),
     );
@@ -273,6 +312,10 @@ export class SharedChild {
       if (result) {
         this.failures = 0;
         this.channel?.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+        const level = this.options.logLevel;
+        if (level && (result.capabilities as { logging?: unknown } | undefined)?.logging) {
+          this.channel?.send(ownMessage({ jsonrpc: '2.0', id: SET_LEVEL_ID, method: 'logging/setLevel', params: { level } }));
+        }
         this.isReady = true;
         this.resolveInit(result);
       } else {
@@ -291,8 +334,9 @@ export class SharedChild {
 
   /**
    * Rule: a request from the child (sampling, elicitation, roots) goes to the one session with requests in
-   * flight; with none or several it is answered with an error, never guessed. `ping` is answered here.
-   * Why: stdio does not say which call a server request belongs to, and the wrong user must never see it.
+   * flight (one waiting for its client's answers does not count); with none or several it is answered with an
+   * error, never guessed. `ping` is answered here. Why: stdio does not say which call a server request belongs
+   * to, and the wrong user must never see it; a call waiting for answers asked all it had to ask.
    */
   private fromChildRequest(wire: WireMessage): void {
     const request = wire.message as JSONRPCRequest;
@@ -300,10 +344,10 @@ export class SharedChild {
       this.channel?.send(ownMessage({ jsonrpc: '2.0', id: request.id, result: {} }));
       return;
     }
-    const busy = [...this.shares].filter((share) => share.upstreamIds.size > 0);
+    const busy = this.busyShares();
     if (busy.length !== 1) {
       this.options.log.warn({ method: request.method, sessionsInFlight: busy.length }, 'shared child: server request not attributable; refused');
-      this.channel?.send(errorResponse(request.id, `mcp-bridge --shared cannot attribute ${request.method} to one client session`));
+      this.channel?.send(errorResponse(request.id, `mcp-bridge cannot attribute ${request.method} to one client: several calls share this server process`));
       return;
     }
     this.serverRequests.set(request.id, busy[0]);
@@ -325,13 +369,14 @@ export class SharedChild {
     }
     if (LIST_CHANGED.test(message.method)) {
       for (const share of this.shares) share.events.message(wire);
+      this.options.listChanged?.(wire);
       return;
     }
     if (message.method === 'notifications/resources/updated') {
       for (const share of this.shares) if (share.subscriptions.has(String(message.params?.uri))) share.events.message(wire);
       return;
     }
-    const busy = [...this.shares].filter((share) => share.upstreamIds.size > 0);
+    const busy = this.busyShares();
     if (busy.length === 1) busy[0].events.message(wire);
     else this.options.log.debug({ method: message.method, sessionsInFlight: busy.length }, 'shared child: notification not attributable; dropped');
   }

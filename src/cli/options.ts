@@ -162,6 +162,18 @@ const OPTIONS = {
     coerce: lastBoolean, type: 'boolean', default: false, group: 'Sessions:',
     describe: 'One child for every session, for servers that keep no per-client state (see the README for what it cannot do)',
   },
+  modern: {
+    coerce: lastBoolean, type: 'boolean', default: false, group: 'Sessions:',
+    describe: 'Serve 2026-07-28 (sessionless) clients too, translating for the 2025-era server; off, they fall back to initialize',
+  },
+  'modern-children': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.modernChildren, group: 'Sessions:',
+    describe: 'With --modern: children at most per server for 2026-07-28 requests (one per set of client capabilities, shared under load)',
+  },
+  'input-timeout': {
+    coerce: lastValue, requiresArg: true, default: DEFAULTS.inputTimeoutSeconds, group: 'Sessions:',
+    describe: "With --modern: seconds a 2026-07-28 call waits for its client's answers (sampling, elicitation, roots) before it is cancelled",
+  },
   resume: {
     coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
     describe: 'Let clients resume dropped SSE streams with Last-Event-ID (events kept in memory, bounded); --no-resume turns it off',

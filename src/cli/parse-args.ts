@@ -233,6 +233,13 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
       logFormat: (parsed.logFormat as LogFormat | undefined) ?? (process.stderr.isTTY ? 'pretty' : 'json'),
       metricsListen: parsed.metricsListen === undefined ? undefined : listenAddress('metrics-listen', parsed.metricsListen),
       resume: parsed.resume ? DEFAULTS.resume : undefined,
+      modern: parsed.modern
+        ? {
+            ...DEFAULTS.modern,
+            maxChildren: positiveInteger('modern-children', parsed.modernChildren),
+            parkTtlMs: seconds('input-timeout', parsed.inputTimeout),
+          }
+        : undefined,
       ssePollMs: parsed.ssePoll === undefined ? undefined : seconds('sse-poll', parsed.ssePoll),
       notifySocket: env.NOTIFY_SOCKET || undefined,
       watchdogMs: watchdogInterval(env),

@@ -6,6 +6,8 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { requestBodyTooLargeMessage, MAX_BATCH_SIZE } from '@modelcontextprotocol/sdk/server/requestBody.js';
 import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js';
+import type { ModernFront } from '../era/modern-front.js';
+import { classify } from '../era/modern-request.js';
 import type { Logger, ThrottledWarnings } from '../log.js';
 import type { RejectionReason, ServerMetrics } from '../metrics.js';
 import { idOf, initializeVersionOf, methodOf, oneLine, wireMessage, type WireMessage } from '../protocol/jsonrpc.js';
@@ -14,6 +16,7 @@ import { CapacityError, type Reservation, type ServerCap, type SessionRegistry }
 import type { PostRefusal, Session } from '../session/session.js';
 import type { Caller } from './admission.js';
 import type { ClientRateLimit } from './rate-limits.js';
+import { serveModern } from './modern-endpoint.js';
 import { readBody } from './read-body.js';
 import { ErrorCode, replyEmpty, replyError, sessionNotFound, type ErrorReply } from './replies.js';
 import { SSE_HEADERS, SseResponse, type SseClock } from './sse-response.js';
@@ -29,6 +32,8 @@ export interface EndpointDeps {
   startSession(reservation: Reservation, client: Caller, protocolVersion: string): Promise<Session>;
   /** Whether a Last-Event-ID is honoured (resumable streams are on). */
   resume: boolean;
+  /** The server's 2026-07-28 side (--modern); `undefined`: modern requests get the 2025 answers, and clients fall back. */
+  modern: ModernFront | undefined;
   sse: SseClock;
   metrics: ServerMetrics;
   warnings: ThrottledWarnings;
@@ -189,6 +194,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     if (body.tooLarge) return refuse(res, cors, client, 'size', { status: 413, code: ErrorCode.BadRequest, message: requestBodyTooLargeMessage(deps.maxBodyBytes) });
     const messages = messagesOf(body.text);
     if (!Array.isArray(messages)) return replyError(res, messages, cors);
+    if (deps.modern && (await servedAsModern(deps.modern, messages, req, res, client, cors))) return;
     const initializes = messages.filter((message) => methodOf(message.message) === 'initialize' && message.kind === 'request');
     if (req.headers['mcp-session-id'] === undefined) {
       if (initializes.length === 0) {
@@ -204,6 +210,42 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     const wrongVersion = versionError(req);
     if (wrongVersion) return replyError(res, wrongVersion, cors);
     post(session, messages, res, client, cors);
+  }
+
+  /**
+   * Rule: with --modern, a POST of one modern message is the 2026-07-28 side's (a refusal of its envelope or
+   * headers answered here), and a batch may hold none; anything else goes on as 2025-era traffic. Why: the
+   * era is the body's (an `initialize` is always legacy), and a 2025 session must not change in any way.
+   */
+  async function servedAsModern(
+    front: ModernFront,
+    messages: WireMessage[],
+    req: IncomingMessage,
+    res: ServerResponse,
+    client: Caller,
+    cors: OutgoingHttpHeaders,
+  ): Promise<boolean> {
+    const eras = messages.map((message) => classify(message.message, req.headers));
+    if (messages.length > 1) {
+      if (eras.every((era) => era.era === 'legacy')) return false;
+      replyError(res, badRequest('Bad Request: JSON-RPC batches may not contain requests for protocol revision 2026-07-28 or later', ErrorCode.InvalidRequest), cors);
+      return true;
+    }
+    const [era] = eras;
+    switch (era.era) {
+      case 'legacy':
+        return false;
+      case 'refused':
+        metrics.rejected('invalid');
+        replyError(res, { status: era.status, code: era.code, message: era.message, id: era.id, data: era.data }, cors);
+        return true;
+      case 'modern-notification':
+        replyEmpty(res, 202, cors);
+        return true;
+      case 'modern':
+        await serveModern(front, era, messages[0].message as Parameters<typeof serveModern>[2], res, client, cors, deps.sse);
+        return true;
+    }
   }
 
   function handleGet(req: IncomingMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders): void {

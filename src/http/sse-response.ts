@@ -66,7 +66,8 @@ export class SseResponse implements EventSink {
     private readonly res: ServerResponse,
     private readonly headers: OutgoingHttpHeaders,
     private readonly clock: SseClock,
-    { holdHead }: { holdHead: boolean },
+    /** `holdMs`: how long the head may wait (HEAD_WINDOW_MS unless said); `release` sends it earlier. */
+    { holdHead, holdMs = HEAD_WINDOW_MS }: { holdHead: boolean; holdMs?: number },
   ) {
     clock.open.add(this);
     res.on('drain', () => this.listener?.drained());
@@ -77,7 +78,7 @@ export class SseResponse implements EventSink {
     });
     if (holdHead) {
       this.held = [];
-      this.headTimer = setTimeout(() => this.sendHead(), HEAD_WINDOW_MS);
+      this.headTimer = setTimeout(() => this.sendHead(), holdMs);
     } else {
       this.sendHead();
     }
@@ -114,6 +115,26 @@ export class SseResponse implements EventSink {
       return;
     }
     this.res.end();
+  }
+
+  /** Sends the head, and what was held with it, now. */
+  release(): void {
+    this.sendHead();
+  }
+
+  /**
+   * Answers with another status and a JSON body instead of the stream, while its head has not left (false
+   * once it has): what was held is dropped.
+   */
+  refuse(status: number, body: string): boolean {
+    if (this.res.headersSent || this.res.destroyed || this.ended) return false;
+    clearTimeout(this.headTimer);
+    this.held = undefined;
+    this.heldBytes = 0;
+    this.ended = true;
+    this.endedAt = performance.now();
+    this.res.writeHead(status, { ...this.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    return true;
   }
 
   cut(): void {

@@ -13,6 +13,9 @@ import { SharedChild } from '../child/shared-child.js';
 import { dedicatedUpstream, type Upstream, type UpstreamEvents } from '../child/upstream.js';
 import { WarmPool } from '../child/warm-pool.js';
 import type { Config, ServerConfig } from '../config.js';
+import { ModernChildren } from '../era/modern-children.js';
+import { ModernFront } from '../era/modern-front.js';
+import { RequestStateCodec } from '../era/request-state.js';
 import type { Logger } from '../log.js';
 import type { ServerMetrics } from '../metrics.js';
 import { VERSION } from '../version.js';
@@ -48,6 +51,8 @@ export class Backend {
   private readonly tools: ToolFilter | undefined;
   private readonly pool: WarmPool | undefined;
   private readonly shared: SharedChild | undefined;
+  /** Its 2026-07-28 side (--modern): children of its own, never a session's. */
+  readonly modern: ModernFront | undefined;
   private readonly channelLimits: { maxLineBytes: number; maxInputBytes: number; stallTimeoutMs: number };
 
   constructor(private readonly deps: BackendDeps) {
@@ -64,6 +69,40 @@ export class Backend {
     this.shared = server.shared
       ? new SharedChild({ spawn, log, metrics: this.metrics, ...this.channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
       : undefined;
+    this.modern = config.modern && this.modernFront(config.modern, spawn);
+  }
+
+  private modernFront(modern: NonNullable<Config['modern']>, spawn: () => Promise<ChildProcess>): ModernFront {
+    const { config, server, log } = this.deps;
+    const modernLog = log.child({ era: '2026-07-28' });
+    let front: ModernFront | undefined;
+    const children = new ModernChildren({
+      spawn,
+      log: modernLog,
+      metrics: this.metrics,
+      ...this.channelLimits,
+      killGraceMs: config.killGraceMs,
+      version: VERSION,
+      // The bridge filters logs per request (its _meta logLevel), so the child sends them all.
+      logLevel: 'debug',
+      maxChildren: modern.maxChildren,
+      idleMs: server.idleTimeoutMs,
+      listChanged: (wire) => front?.listChanged(wire),
+    });
+    front = new ModernFront({
+      children,
+      codec: new RequestStateCodec(),
+      nodeId: config.cluster.nodeId,
+      tools: this.tools,
+      log: modernLog,
+      limits: {
+        ...modern,
+        requestTimeoutMs: config.limits.requestTimeoutMs,
+        maxStreamBytes: config.limits.maxStreamBufferBytes,
+        killGraceMs: config.killGraceMs,
+      },
+    });
+    return front;
   }
 
   /** Fills the warm pool, once the bridge listens. */
@@ -111,9 +150,9 @@ export class Backend {
     await this.pool?.close();
   }
 
-  /** Ends the shared child (after the sessions). */
+  /** Ends the shared child and the 2026-07-28 children (after the sessions). */
   async close(): Promise<void> {
-    await this.shared?.close();
+    await Promise.all([this.shared?.close(), this.modern?.close()]);
   }
 
   private async spawnChild(): Promise<ChildProcess> {

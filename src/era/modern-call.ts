@@ -1,0 +1,323 @@
+/**
+ * One 2026-07-28 request served by a 2025-era child, from its first POST to its result, across the
+ * retries of the multi-round-trip flow (MRTR). The child sees an ordinary call, and asks its client
+ * (sampling, elicitation, roots) with ordinary requests; the client sees `input_required` results:
+ *
+ *   POST call ─▶ child runs it ─▶ child asks ─▶ the call parks: `input_required` {inputRequests, requestState}
+ *   POST retry {inputResponses, requestState} ─▶ answers go to the child as responses ─▶ it streams on
+ *
+ * Each POST is a leg: an SSE response carrying the call's progress and logs, and ending with its result or
+ * with the next `input_required`. A client that closes a leg before its end cancels the call.
+ */
+import { randomUUID } from 'node:crypto';
+import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { SharedUpstream } from '../child/shared-child.js';
+import type { UpstreamEvents } from '../child/upstream.js';
+import type { Logger } from '../log.js';
+import { errorResponse, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
+import type { EventSink } from '../session/stream.js';
+import type { ToolFilter } from '../session/tool-filter.js';
+import type { ClientQuota } from './client-quota.js';
+import { META, ModernError, type ModernRequest } from './modern-request.js';
+import { modernResult } from './modern-result.js';
+import type { RequestState, RequestStateCodec } from './request-state.js';
+
+export interface CallContext {
+  nodeId: string;
+  codec: RequestStateCodec;
+  parked: ClientQuota<ModernCall>;
+  /** How long a parked call waits for its retry. */
+  parkTtlMs: number;
+  /** How long one leg may wait for the child's answer. */
+  requestTimeoutMs: number;
+  /** Bytes of one leg not yet taken by its client before the leg is cut (and the call cancelled). */
+  maxStreamBytes: number;
+  tools: ToolFilter | undefined;
+  log: Logger;
+  killGraceMs: number;
+}
+
+/** A leg's response: an SSE stream whose head may wait until its first event, so that it can still be refused. */
+export interface LegSink extends EventSink {
+  /** Sends the head now. */
+  release(): void;
+  /** Answers with this status and JSON body instead, while the head has not left; false once it has. */
+  refuse(status: number, body: string): boolean;
+}
+
+/** One POST of the call: the client's id for it, and its response stream. */
+export interface Leg {
+  id: RequestId;
+  sink: LegSink;
+}
+
+/** The call's id on its share of the child: a share carries one call. */
+const SHARE_ID = 1;
+/** The child's requests that become `inputRequests`. */
+const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
+/** Questions the child asks within this long of each other go to the client in one `input_required`. */
+const GATHER_MS = 15;
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+/** Rule: a log message reaches the caller only when its request named a level and the message is at or above it. Why: 2026-07-28 has no logging/setLevel; `_meta` logLevel is the caller's only say, and none means none. */
+export function logPasses(requested: string | undefined, level: unknown): boolean {
+  if (requested === undefined) return false;
+  const wanted = LOG_LEVELS.indexOf(requested);
+  return wanted !== -1 && LOG_LEVELS.indexOf(String(level)) >= wanted;
+}
+
+/**
+ * The client capabilities a child's question needs that the caller did not declare (the SDK's
+ * requiredClientCapabilitiesForInputRequest and missingClientCapabilities), or undefined when none.
+ */
+export function missingCapabilities(question: JSONRPCRequest, declared: Record<string, unknown>): Record<string, unknown> | undefined {
+  const params = (question.params ?? {}) as Record<string, unknown>;
+  const has = (name: string, member?: string) => {
+    const value = declared[name];
+    if (typeof value !== 'object' || value === null) return false;
+    if (member === undefined) return true;
+    const members = value as Record<string, unknown>;
+    // A bare `elicitation: {}` is form mode, as in 2025.
+    if (name === 'elicitation' && member === 'form' && members.form === undefined && members.url === undefined) return true;
+    return members[member] !== undefined;
+  };
+  switch (question.method) {
+    case 'elicitation/create': {
+      const mode = params.mode === 'url' ? 'url' : 'form';
+      return has('elicitation', mode) ? undefined : { elicitation: { [mode]: {} } };
+    }
+    case 'sampling/createMessage': {
+      const tools = params.tools !== undefined || params.toolChoice !== undefined;
+      if (tools) return has('sampling', 'tools') ? undefined : { sampling: { tools: {} } };
+      return has('sampling') ? undefined : { sampling: {} };
+    }
+    case 'roots/list':
+      return has('roots') ? undefined : { roots: {} };
+    default:
+      return undefined;
+  }
+}
+
+/** Rule: an error answers with HTTP 200 (in-band), but -32021 with 400, as the spec says of that error wherever it comes from. */
+function httpStatusOf(message: JSONRPCMessage): number {
+  return (message as { error?: { code?: unknown } }).error?.code === ModernError.MissingCapability ? 400 : 200;
+}
+
+/** The request as the child gets it: the 2026 envelope and retry fields left out, the bridge's id. */
+export function childRequest(message: JSONRPCRequest): JSONRPCRequest {
+  const { inputResponses: _answers, requestState: _state, _meta, ...params } = (message.params ?? {}) as Record<string, unknown>;
+  const meta: Record<string, unknown> = {};
+  const envelope = new Set<string>(Object.values(META));
+  for (const [key, value] of Object.entries((_meta ?? {}) as Record<string, unknown>)) if (!envelope.has(key)) meta[key] = value;
+  if (Object.keys(meta).length > 0) params._meta = meta;
+  return { jsonrpc: '2.0', id: SHARE_ID, method: message.method, params };
+}
+
+type State = 'running' | 'parked' | 'done';
+
+export class ModernCall {
+  readonly id = randomUUID();
+  private upstream: SharedUpstream | undefined;
+  private leg: Leg | undefined;
+  private state: State = 'running';
+  private round = 0;
+  /** The child's questions not yet put to the client, by key (the child's request id). */
+  private asking = new Map<string, JSONRPCRequest>();
+  /** Questions put to the client in the current round, awaiting its answers. */
+  private waiting = new Map<string, JSONRPCRequest>();
+  /** A response that came while the call was parked (the child failed): the retry gets it. */
+  private outcome: JSONRPCMessage | undefined;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private legTimer: NodeJS.Timeout | undefined;
+
+  readonly events: UpstreamEvents = {
+    message: (wire) => this.fromChild(wire),
+    ended: () => this.finish(errorResponse(SHARE_ID, -32603, 'Internal error: the MCP server ended').message),
+  };
+
+  constructor(
+    private readonly context: CallContext,
+    private readonly request: ModernRequest,
+    readonly clientKey: string,
+  ) {}
+
+  /** Starts the call on its share of a child, answering on `leg`. */
+  begin(upstream: SharedUpstream, leg: Leg, message: JSONRPCRequest): void {
+    this.upstream = upstream;
+    this.attach(leg);
+    if (!upstream.send(ownMessage(childRequest(message)))) this.finish(errorResponse(SHARE_ID, -32603, 'Internal error: the MCP server is not taking input').message);
+  }
+
+  /**
+   * A retry: the client's answers go to the child, and the call goes on on `leg`. False when `state` does
+   * not name this call's current round (a replay, or a retry of a round already answered).
+   */
+  resume(state: RequestState, leg: Leg, inputResponses: unknown): boolean {
+    if (this.state !== 'parked' || state.round !== this.round) return false;
+    clearTimeout(this.expiryTimer);
+    this.context.parked.release(this);
+    this.state = 'running';
+    this.upstream?.awaitingClient(false);
+    this.attach(leg);
+    if (this.outcome) return this.finish(this.outcome), true;
+    const answers = (typeof inputResponses === 'object' && inputResponses !== null ? inputResponses : {}) as Record<string, unknown>;
+    for (const [key, question] of this.waiting) {
+      const answer = answers[key];
+      if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) continue;
+      this.upstream?.send(ownMessage({ jsonrpc: '2.0', id: question.id, result: answer as Record<string, unknown> }));
+      this.waiting.delete(key);
+    }
+    // Questions left unanswered are asked again.
+    if (this.waiting.size > 0) {
+      for (const [key, question] of this.waiting) this.asking.set(key, question);
+      this.waiting.clear();
+      this.park();
+    }
+    return true;
+  }
+
+  private attach(leg: Leg): void {
+    this.leg = leg;
+    leg.sink.listen({
+      drained: () => undefined,
+      closed: (finished) => {
+        if (!finished && this.leg === leg) this.cancel('the client closed its stream');
+      },
+    });
+    clearTimeout(this.legTimer);
+    this.legTimer = setTimeout(() => {
+      this.answer(errorResponse(leg.id, -32001, 'Request timed out').message);
+      this.cancel('request timed out');
+    }, this.context.requestTimeoutMs);
+    this.legTimer.unref();
+  }
+
+  private fromChild(wire: WireMessage): void {
+    if (this.state === 'done') return;
+    const message = wire.message as JSONRPCMessage & { id?: RequestId; method?: string; params?: Record<string, unknown> };
+    if (wire.kind === 'response') return this.finish(message);
+    if (wire.kind === 'request') return this.fromChildRequest(message as JSONRPCRequest);
+    if (message.method === 'notifications/progress') return this.toLeg(wire);
+    if (message.method === 'notifications/message' && logPasses(this.request.logLevel, message.params?.level)) return this.toLeg(wire);
+    // Anything else (list_changed, resources/updated) is not about this request: the listen stream has it.
+  }
+
+  /**
+   * Rule: the child's questions during a running call are gathered for the client; one the caller's declared
+   * capabilities do not cover ends the call with -32021 (HTTP 400 while its stream has not begun); any other
+   * request, or one while parked, is refused. Why: a client can answer only what an `input_required` carried,
+   * and a 2026-07-28 server must not rely on a capability the client did not declare (SEP-2575).
+   */
+  private fromChildRequest(request: JSONRPCRequest): void {
+    const leg = this.leg;
+    if (!INPUT_METHODS.has(request.method) || this.state !== 'running' || !leg) {
+      this.upstream?.send(errorResponse(request.id, -32601, `Method not found: ${request.method} cannot be put to this client now`));
+      return;
+    }
+    const missing = missingCapabilities(request, this.request.clientCapabilities);
+    if (missing) {
+      this.upstream?.send(errorResponse(request.id, -32601, `Method not found: the client did not declare the capability ${request.method} needs`));
+      const refusal = errorResponse(leg.id, ModernError.MissingCapability, `Missing required client capability for ${request.method}`, { requiredCapabilities: missing });
+      this.answer(refusal.message, 400);
+      return this.cancel('the client lacks a capability the server needs');
+    }
+    this.asking.set(String(request.id), request);
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = setTimeout(() => this.park(), GATHER_MS);
+  }
+
+  /** Puts the gathered questions to the client as `input_required`, and waits for its retry. */
+  private park(): void {
+    const leg = this.leg;
+    if (this.state !== 'running' || !leg || this.asking.size === 0) return;
+    if (!this.context.parked.hold(this, (oldest) => oldest.evicted())) {
+      this.context.log.warn({ parked: this.context.parked.size }, 'too many 2026-07-28 calls wait for input; refused the server request');
+      for (const question of this.asking.values()) this.upstream?.send(errorResponse(question.id, -32603, 'Internal error: too many calls wait for their client; try again later'));
+      this.asking.clear();
+      return;
+    }
+    this.round++;
+    this.waiting = this.asking;
+    this.asking = new Map();
+    this.state = 'parked';
+    this.upstream?.awaitingClient(true);
+    const requestState = this.context.codec.seal({ node: this.context.nodeId, call: this.id, round: this.round, expiresAt: Date.now() + this.context.parkTtlMs });
+    const inputRequests: Record<string, { method: string; params: unknown }> = {};
+    for (const [key, question] of this.waiting) inputRequests[key] = { method: question.method, params: question.params ?? {} };
+    this.answer({ jsonrpc: '2.0', id: leg.id, result: { resultType: 'input_required', inputRequests, requestState } });
+    this.expiryTimer = setTimeout(() => this.cancel('its client did not answer in time'), this.context.parkTtlMs);
+    this.expiryTimer.unref();
+  }
+
+  /** The child's response to the call: the leg's result, or kept for the retry while parked. */
+  private finish(message: JSONRPCMessage): void {
+    if (this.state === 'done') return;
+    if (this.state === 'parked') {
+      this.outcome = message;
+      return;
+    }
+    const leg = this.leg;
+    if (!leg) return;
+    const result = (message as { result?: Record<string, unknown> }).result;
+    if (result) {
+      let shaped = ownMessage({ jsonrpc: '2.0', id: leg.id, result: modernResult(this.request.method, result) });
+      if (this.request.method === 'tools/list' && this.context.tools) shaped = this.context.tools.listed(shaped);
+      this.answer(shaped.message);
+    } else {
+      this.answer({ ...message, id: leg.id } as JSONRPCMessage, httpStatusOf(message));
+    }
+    this.end();
+  }
+
+  /** Ends the current leg with its last message: with another HTTP status than 200 if asked and its head has not left. */
+  private answer(message: JSONRPCMessage, status = 200): void {
+    const leg = this.leg;
+    if (!leg) return;
+    this.leg = undefined;
+    clearTimeout(this.legTimer);
+    const text = JSON.stringify(message);
+    if (status !== 200 && leg.sink.refuse(status, text)) return;
+    leg.sink.write(undefined, text);
+    leg.sink.end();
+  }
+
+  /** Rule: a leg whose client leaves more than maxStreamBytes unread is cut, and the call cancelled. Why: the child's output must not pile up in memory for a client that does not read. */
+  private toLeg(wire: WireMessage): void {
+    const leg = this.leg;
+    if (!leg) return;
+    if (leg.sink.backlog > this.context.maxStreamBytes) {
+      leg.sink.cut();
+      return this.cancel('its client is not reading');
+    }
+    leg.sink.write(undefined, wire.text);
+    leg.sink.release();
+  }
+
+  /** Its client parked a newer call past its share of parked calls: this one ends. */
+  evicted(): void {
+    this.cancel('its client parked too many calls');
+  }
+
+  /** The call is over without a result: its questions are answered with an error and the child told to stop. */
+  private cancel(reason: string): void {
+    if (this.state === 'done') return;
+    this.context.log.debug({ call: this.id, reason }, '2026-07-28 call cancelled');
+    for (const question of [...this.asking.values(), ...this.waiting.values()]) {
+      this.upstream?.send(errorResponse(question.id, -32603, `Request cancelled: ${reason}`));
+    }
+    this.asking.clear();
+    this.waiting.clear();
+    this.end();
+  }
+
+  private end(): void {
+    this.state = 'done';
+    clearTimeout(this.gatherTimer);
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.legTimer);
+    this.context.parked.release(this);
+    // Closing the share tells the child to drop the call if it is still in flight (notifications/cancelled).
+    void this.upstream?.close(this.context.killGraceMs);
+  }
+}
