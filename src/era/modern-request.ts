@@ -78,14 +78,18 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
 };
 const isModernVersion = (version: string) => version >= MODERN_VERSION;
 
-/** `=?base64?…?=` decoded (undefined when malformed), any other value as it is. */
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A header value with `=?base64?…?=` decoded (undefined when that is not canonical Base64 of UTF-8); any other as it is. */
 export function decodeHeaderValue(value: string): string | undefined {
-  const match = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
-  if (!value.startsWith('=?base64?')) return value;
-  if (!match || match[1].length % 4 !== 0) return undefined;
-  const decoded = Buffer.from(match[1], 'base64');
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(decoded);
-  return Buffer.from(text, 'utf8').equals(decoded) ? text : undefined;
+  if (!value.startsWith('=?base64?') || !value.endsWith('?=')) return value;
+  const encoded = value.slice('=?base64?'.length, -2);
+  if (!CANONICAL_BASE64.test(encoded)) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

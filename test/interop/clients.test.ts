@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { EVERYTHING, startBridge, stopAllBridges } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
 import { INSPECTOR, MCP_REMOTE, MCP_REMOTE_CLIENT, NODE22, runOnNode22 } from './tools.js';
@@ -49,6 +50,39 @@ describe('mcp-remote', () => {
       expect(tools.map((t) => t.name)).toContain('get-sum');
       const sum = await client.callTool({ name: 'get-sum', arguments: { a: 20, b: 22 } });
       expect(textOf(sum)).toContain('42');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('mcp-remote --protocol auto (a dual-era proxy) against --modern', () => {
+  it('speaks 2026-07-28 to the bridge: a call with progress, a sampling and an elicitation round trip', async () => {
+    const bridge = await startBridge(['--modern'], EVERYTHING);
+    const client = new Client({ name: 'interop', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', content: { type: 'text', text: 'from the client' }, model: 'm' }));
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { color: 'green', number: 7 } }));
+    const transport = new StdioClientTransport({
+      command: NODE22,
+      args: [MCP_REMOTE, bridge.url, '--transport', 'http-only', '--protocol', 'auto'],
+      stderr: 'pipe',
+    });
+    await client.connect(transport);
+    try {
+      const progress: number[] = [];
+      const long = await client.callTool(
+        { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+        undefined,
+        { onprogress: (p) => progress.push(p.progress) },
+      );
+      expect(textOf(long)).toMatch(/completed/);
+      // The bridge sends the last progress before the result, but mcp-remote may pass the result on first (the
+      // client then drops a progress for a call that is over): only the earlier ones are certain to arrive.
+      expect(progress.slice(0, 2)).toEqual([1, 2]);
+      expect(textOf(await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi' } }))).toContain('from the client');
+      expect(textOf(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }))).toContain('green');
+      // Every call above was a 2026-07-28 request: the bridge opened no 2025 session.
+      expect(bridge.logs.some((line) => line.msg === 'session started')).toBe(false);
     } finally {
       await client.close();
     }
