@@ -67,6 +67,8 @@ export interface ServerConfig {
   pool: number;
   /** One child for every session instead of one each. */
   shared: boolean;
+  /** The era its command speaks: probed on its first child (`auto`), or as the user says. */
+  childEra: 'auto' | 'legacy' | 'modern';
   /** Its own session cap, within limits.maxSessions for all servers together. */
   maxSessions: number;
   idleTimeoutMs: number;

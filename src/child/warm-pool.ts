@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js';
 import { restartDelayMs } from './backoff.js';
 import type { ChildProcess, ExitStatus } from './child-process.js';
-import { warmUp } from './warm-up.js';
+import { warmUp } from './first-exchange.js';
 
 /** Spawning blocks the event loop for milliseconds (fork): refill after the taker's initialize round trip. */
 const REFILL_DELAY_MS = 100;

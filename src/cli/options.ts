@@ -170,6 +170,10 @@ const OPTIONS = {
     coerce: lastValue, requiresArg: true, default: DEFAULTS.modernChildren, group: 'Sessions:',
     describe: 'With --modern: children at most per server for 2026-07-28 requests (one per set of client capabilities, shared under load)',
   },
+  'child-era': {
+    coerce: lastString, type: 'string', choices: ['auto', 'legacy', 'modern'], default: 'auto', group: 'Child process:',
+    describe: "The protocol era the server's command speaks: auto probes its first child with server/discover; legacy (2025, initialize) or modern (2026-07-28 only) skip the probe",
+  },
   'input-timeout': {
     coerce: lastValue, requiresArg: true, default: DEFAULTS.inputTimeoutSeconds, group: 'Sessions:',
     describe: "With --modern: seconds a 2026-07-28 call waits for its client's answers (sampling, elicitation, roots) before it is cancelled",

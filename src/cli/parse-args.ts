@@ -100,6 +100,7 @@ function serversOf(
       childEnv: buildChildEnvironment(environment.env, { passEnv: environment.passEnv, set: { ...environment.set, ...entry.env } }),
       childCwd: entry.cwd ?? defaults.childCwd,
       shared,
+      childEra: entry.childEra ?? defaults.childEra,
       // --pool is the default only where it can apply: a shared server keeps no pool.
       pool: entry.pool ?? (shared ? 0 : defaults.pool),
       maxSessions: Math.min(entry.maxSessions ?? defaults.maxSessions, defaults.maxSessions),
@@ -163,6 +164,7 @@ export async function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process
     childCwd: parsed.cwd === undefined ? undefined : existingDirectory(parsed.cwd),
     pool,
     shared: parsed.shared,
+    childEra: parsed.childEra as ServerConfig['childEra'],
     maxSessions,
     idleTimeoutMs: seconds('idle-timeout', parsed.idleTimeout),
     authTokenFile: parsed.authTokenFile === undefined ? undefined : resolve(parsed.authTokenFile),

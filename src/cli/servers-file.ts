@@ -7,7 +7,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, type ToolFilterConfig } from '../config.js';
+import { ConfigError, type ServerConfig, type ToolFilterConfig } from '../config.js';
 
 /** One server entry as the file gives it, checked; paths are absolute (relative ones are from the file's folder). */
 export interface ServerEntry {
@@ -19,6 +19,7 @@ export interface ServerEntry {
   tools: ToolFilterConfig | undefined;
   shared: boolean | undefined;
   pool: number | undefined;
+  childEra: ServerConfig['childEra'] | undefined;
   maxSessions: number | undefined;
   idleTimeoutMs: number | undefined;
   authTokenFile: string | undefined;
@@ -50,6 +51,12 @@ class Entry {
     const value = this.json[key];
     if (typeof value !== 'string' || value === '') this.fail(key, 'a non-empty string');
     return value;
+  }
+
+  oneOf<T extends string>(key: string, values: readonly T[]): T | undefined {
+    const value = this.string(key);
+    if (value !== undefined && !values.includes(value as T)) this.fail(key, `one of ${values.map((v) => `"${v}"`).join(', ')}`);
+    return value as T | undefined;
   }
 
   boolean(key: string): boolean | undefined {
@@ -121,6 +128,7 @@ function entryOf(file: string, name: string, json: unknown): ServerEntry | undef
     tools: entry.tools(),
     shared,
     pool,
+    childEra: entry.oneOf('childEra', ['auto', 'legacy', 'modern']),
     maxSessions: entry.integer('maxSessions', 1),
     idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000,
     authTokenFile: entry.path('authTokenFile'),

@@ -4,6 +4,7 @@
  * it can take a new session now. Servers are independent: one whose command cannot run is not ready, and
  * the others go on serving.
  */
+import { probeEra, type ChildEra } from '../child/child-era.js';
 import { ChildProcess } from '../child/child-process.js';
 import { newSessionId } from './session-id.js';
 import type { Containment } from '../child/containment.js';
@@ -13,6 +14,7 @@ import { SharedChild } from '../child/shared-child.js';
 import { dedicatedUpstream, type Upstream, type UpstreamEvents } from '../child/upstream.js';
 import { WarmPool } from '../child/warm-pool.js';
 import type { Config, ServerConfig } from '../config.js';
+import { modernChildUpstream } from '../era/modern-child.js';
 import { ModernChildren } from '../era/modern-children.js';
 import { ModernFront } from '../era/modern-front.js';
 import { RequestStateCodec } from '../era/request-state.js';
@@ -54,6 +56,8 @@ export class Backend {
   /** Its 2026-07-28 side (--modern): children of its own, never a session's. */
   readonly modern: ModernFront | undefined;
   private readonly channelLimits: { maxLineBytes: number; maxInputBytes: number; stallTimeoutMs: number };
+  /** The era of its command, once known (probed on the first child with --child-era auto). */
+  private era: Promise<ChildEra> | undefined;
 
   constructor(private readonly deps: BackendDeps) {
     const { config, server, log } = deps;
@@ -162,11 +166,40 @@ export class Backend {
     return child;
   }
 
-  /** How a new session reaches its server: a share of the shared child, or a child of its own. */
+  /**
+   * How a new session reaches its server: a share of the shared child, or a child of its own, spoken to in
+   * its era (a 2026-07-28-only child through the translation of modern-child.ts).
+   */
   private async upstream(): Promise<Connect> {
     const { shared } = this;
     if (shared) return (sessionLog, events) => shared.attach(sessionLog, events);
-    const child = this.pool?.take() ?? (await this.spawnChild());
-    return (sessionLog, events) => dedicatedUpstream(child, { log: sessionLog, metrics: this.metrics, ...this.channelLimits }, events);
+    let child = this.pool?.take() ?? (await this.spawnChild());
+    let era = await this.eraOf(child);
+    if (era === 'exited') {
+      // It died of the probe (a 2025-era server that takes no unknown request): the session gets a fresh one.
+      child = await this.spawnChild();
+      era = 'legacy';
+    }
+    const context = (sessionLog: () => Logger) => ({ log: sessionLog, metrics: this.metrics, ...this.channelLimits });
+    if (era === 'legacy') return (sessionLog, events) => dedicatedUpstream(child, context(sessionLog), events);
+    return (sessionLog, events) => modernChildUpstream((inner) => dedicatedUpstream(child, context(sessionLog), inner), sessionLog, events);
+  }
+
+  /**
+   * Rule: with --child-era auto, the server's first child is probed (server/discover) and its era holds for
+   * every later child; a probe that could not run (the child died of it) settles on 2025. Why: the era is the
+   * command's, and probing each child would cost every session a round trip and send 2025 servers a request
+   * they have no use for; the spec's dual-era clients probe the same way.
+   */
+  private eraOf(child: ChildProcess): Promise<ChildEra | 'exited'> {
+    const setting = this.deps.server.childEra;
+    if (setting !== 'auto') return Promise.resolve(setting);
+    if (this.era) return this.era;
+    const probed = probeEra(child);
+    this.era = probed.then((era) => {
+      this.deps.log.info({ era: era === 'modern' ? '2026-07-28' : '2025', childPid: child.pid }, 'the MCP server speaks this protocol era');
+      return era === 'exited' ? 'legacy' : era;
+    });
+    return probed;
   }
 }

@@ -2,7 +2,7 @@
 import { inject, afterEach, describe, expect, it } from 'vitest';
 import { ChildProcess } from '../../src/child/child-process.js';
 import { detectContainment } from '../../src/child/containment.js';
-import { WARM_UP_ID, warmUp } from '../../src/child/warm-up.js';
+import { WARM_UP_ID, warmUp } from '../../src/child/first-exchange.js';
 
 const noGuard = { watch: () => undefined, forget: () => undefined, close: () => undefined };
 const containment = await detectContainment();

@@ -5,7 +5,7 @@ import { RequestStateCodec } from '../../src/era/request-state.js';
 import { envelope, modernHeaders } from '../helpers/modern.js';
 
 const request = (method: string, params: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 1, method, params }) as never;
-const modern = (method: string, params: Record<string, unknown> = {}) => ({ ...params, _meta: envelope() });
+const modern = (params: Record<string, unknown> = {}) => ({ ...params, _meta: envelope() });
 
 describe('classify', () => {
   it('reads an initialize as 2025-era whatever version it asks for', () => {
@@ -14,7 +14,7 @@ describe('classify', () => {
   });
 
   it('reads the envelope and checks the headers against it', () => {
-    const params = modern('tools/call', { name: 'echo' });
+    const params = modern({ name: 'echo' });
     const ok = classify(request('tools/call', params), modernHeaders('tools/call', params));
     expect(ok).toMatchObject({ era: 'modern', method: 'tools/call', version: '2026-07-28', clientCapabilities: {} });
     const cells: Array<[Record<string, string>, number, number]> = [
@@ -38,9 +38,9 @@ describe('classify', () => {
       code: -32022,
       data: { supported: ['2026-07-28'], requested: '2027-01-01' },
     });
-    const ping = modern('ping');
+    const ping = modern();
     expect(classify(request('ping', ping), modernHeaders('ping', ping))).toMatchObject({ status: 404, code: -32601 });
-    const notification = { jsonrpc: '2.0', method: 'notifications/cancelled', params: modern('x') } as never;
+    const notification = { jsonrpc: '2.0', method: 'notifications/cancelled', params: modern() } as never;
     expect(classify(notification, {})).toEqual({ era: 'modern-notification' });
   });
 
