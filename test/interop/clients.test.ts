@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { EVERYTHING, startBridge, stopAllBridges } from '../helpers/bridge.js';
+import { EVERYTHING, ROOT, startBridge, stopAllBridges } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
 import { INSPECTOR, MCP_REMOTE, MCP_REMOTE_CLIENT, NODE22, runOnNode22 } from './tools.js';
 
@@ -83,6 +83,39 @@ describe('mcp-remote --protocol auto (a dual-era proxy) against --modern', () =>
       expect(textOf(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }))).toContain('green');
       // Every call above was a 2026-07-28 request: the bridge opened no 2025 session.
       expect(bridge.logs.some((line) => line.msg === 'session started')).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('2025-era clients in their default mode, in front of a 2026-07-28-only server', () => {
+  const MODERN_FIXTURE = ['node', `${ROOT}test/fixtures/modern-server.mjs`];
+
+  it('the Inspector CLI lists its tools and calls one', async () => {
+    const bridge = await startBridge([], MODERN_FIXTURE);
+    const list = await runOnNode22([INSPECTOR, '--cli', bridge.url, '--transport', 'http', '--method', 'tools/list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).tools.map((t: { name: string }) => t.name)).toContain('greet');
+    const call = await runOnNode22([INSPECTOR, '--cli', bridge.url, '--transport', 'http', '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'text=inspected']);
+    expect(call.code, call.stderr).toBe(0);
+    expect(JSON.parse(call.stdout).content[0].text).toBe('inspected');
+  });
+
+  it('mcp-remote passes on progress, an elicitation and a sampling round trip', async () => {
+    const bridge = await startBridge([], MODERN_FIXTURE);
+    const client = new Client({ name: 'interop', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { name: 'Grace' } }));
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', content: { type: 'text', text: 'Hi Grace' }, model: 'm' }));
+    const transport = new StdioClientTransport({ command: NODE22, args: [MCP_REMOTE, bridge.url, '--transport', 'http-only'], stderr: 'pipe' });
+    await client.connect(transport);
+    try {
+      const progress: number[] = [];
+      const slow = await client.callTool({ name: 'slow', arguments: { steps: 3, stepMs: 20 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+      expect(textOf(slow)).toBe('done after 3 steps');
+      // As above: mcp-remote may pass the result on before the last progress.
+      expect(progress.slice(0, 2)).toEqual([1, 2]);
+      expect(textOf(await client.callTool({ name: 'greet', arguments: {} }))).toBe('Grace: Hi Grace');
     } finally {
       await client.close();
     }
