@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { ServerMetrics } from '../metrics.js';
 import { idOf, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import { restartDelayMs } from './backoff.js';
+import type { ChildEra } from './child-era.js';
 import type { ChildProcess } from './child-process.js';
 import { StdioChannel } from './stdio-channel.js';
 import { channelEvents, exitSoon, type Upstream, type UpstreamEvents } from './upstream.js';
@@ -55,7 +56,11 @@ export interface SharedChildOptions {
   logLevel?: string;
   /** Told of every list_changed besides the shares (the listen streams of --modern, which span several children). */
   listChanged?: (wire: WireMessage) => void;
+  /** The era of a new child (probing it if need be); without it, every child is taken as 2025-era. */
+  era?: (child: ChildProcess) => Promise<ChildEra | 'exited'>;
 }
+
+const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
 /** What the bridge declares to a --shared child; server requests reach a client only when they can be attributed. */
 const BRIDGE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
@@ -80,6 +85,7 @@ export class SharedChild {
   private readonly serverRequests = new Map<RequestId, Share>();
   private readonly shares = new Set<Share>();
   private failures = 0;
+  private childEra: ChildEra = 'legacy';
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -95,9 +101,14 @@ export class SharedChild {
     return this.busyShares().length;
   }
 
-  /** The child's InitializeResult, starting it if needed. */
+  /** The child's InitializeResult (its DiscoverResult, for a 2026-07-28-only child), starting it if needed. */
   initializeResult(): Promise<Record<string, unknown>> {
     return this.ready();
+  }
+
+  /** The era of the running child (known once initializeResult has resolved). */
+  get era(): ChildEra {
+    return this.childEra;
   }
 
   /** Gives a session its share; the child starts with the first one. */
@@ -154,6 +165,9 @@ export class SharedChild {
       this.childGone(`the MCP server could not be started: ${(error as Error).message}`);
       return;
     }
+    const era = (await this.options.era?.(child)) ?? 'legacy';
+    if (era === 'exited') return this.childGone('the MCP server exited when asked which protocol era it speaks');
+    this.childEra = era;
     this.child = child;
     const { log, metrics } = this.options;
     const sharedLog = log.child({ shared: true });
@@ -178,6 +192,17 @@ export class SharedChild {
       if (this.closed) return void log.info({ childPid: child.pid }, 'shared child stopped');
       this.childGone(`the MCP server process exited (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})`);
     });
+    if (era === 'modern') {
+      // No handshake in this era: its DiscoverResult stands for the InitializeResult.
+      const _meta = {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': this.options.capabilities ?? BRIDGE_CAPABILITIES,
+        'io.modelcontextprotocol/clientInfo': { name: this.options.clientName ?? 'mcp-bridge (shared)', version: this.options.version },
+      };
+      this.channel.send(ownMessage({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta } }));
+      log.info({ childPid: child.pid }, 'shared child started');
+      return;
+    }
     this.channel.send(
       ownMessage({
         jsonrpc: '2.0',
@@ -271,6 +296,10 @@ export class SharedChild {
     const asked = (request.params as { protocolVersion?: string } | undefined)?.protocolVersion;
     this.ready().then(
       (result) => {
+        if (this.childEra === 'modern') {
+          share.events.message(errorResponse(request.id, '--shared cannot serve a 2026-07-28-only server to 2025-era sessions: run it without --shared'));
+          return;
+        }
         const protocolVersion = asked && SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : result.protocolVersion;
         share.events.message(ownMessage({ jsonrpc: '2.0', id: request.id, result: { ...result, protocolVersion } }));
       },
@@ -311,6 +340,12 @@ export class SharedChild {
     if (id === 0 && this.resolveInit) {
       if (result) {
         this.failures = 0;
+        if (this.childEra === 'modern') {
+          this.isReady = true;
+          this.resolveInit(result);
+          this.resolveInit = this.rejectInit = undefined;
+          return;
+        }
         this.channel?.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/initialized' }));
         const level = this.options.logLevel;
         if (level && (result.capabilities as { logging?: unknown } | undefined)?.logging) {
@@ -362,6 +397,8 @@ export class SharedChild {
    */
   private fromChildNotification(wire: WireMessage): void {
     const message = wire.message as JSONRPCMessage & { method: string; params?: Record<string, unknown> };
+    const subscription = (message.params?._meta as Record<string, unknown> | undefined)?.[SUBSCRIPTION_ID];
+    if (subscription !== undefined) return this.toSubscriber(message, subscription);
     if (message.method === 'notifications/progress') {
       const entry = this.tokens.get(String(message.params?.progressToken));
       if (entry) entry.share.events.message(ownMessage({ ...message, params: { ...message.params, progressToken: entry.token } } as JSONRPCMessage));
@@ -379,6 +416,14 @@ export class SharedChild {
     const busy = this.busyShares();
     if (busy.length === 1) busy[0].events.message(wire);
     else this.options.log.debug({ method: message.method, sessionsInFlight: busy.length }, 'shared child: notification not attributable; dropped');
+  }
+
+  /** A 2026-07-28 child's listen-stream notification goes to the share whose listen request it names, with that share's id for it. */
+  private toSubscriber(message: JSONRPCMessage & { method: string; params?: Record<string, unknown> }, subscription: unknown): void {
+    const entry = typeof subscription === 'number' ? this.forwarded.get(subscription) : undefined;
+    if (!entry) return;
+    const _meta = { ...(message.params?._meta as Record<string, unknown>), [SUBSCRIPTION_ID]: entry.id };
+    entry.share.events.message(ownMessage({ ...message, params: { ...message.params, _meta } } as JSONRPCMessage));
   }
 
   private forget(upstreamId: number, entry: Forwarded): void {

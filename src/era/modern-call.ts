@@ -115,6 +115,13 @@ export function childRequest(message: JSONRPCRequest): JSONRPCRequest {
 
 type State = 'running' | 'parked' | 'done';
 
+/**
+ * How the call reaches its child: `translated` for a 2025-era child (the envelope left out, its questions
+ * parked as input_required); `passed` for a 2026-07-28 child, which gets the request as it came and whose
+ * answer (input_required included: its requestState is the child's own) goes back as it is.
+ */
+export type CallMode = 'translated' | 'passed';
+
 export class ModernCall {
   readonly id = randomUUID();
   private upstream: SharedUpstream | undefined;
@@ -127,6 +134,7 @@ export class ModernCall {
   private waiting = new Map<string, JSONRPCRequest>();
   /** A response that came while the call was parked (the child failed): the retry gets it. */
   private outcome: JSONRPCMessage | undefined;
+  private mode: CallMode = 'translated';
   private gatherTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private legTimer: NodeJS.Timeout | undefined;
@@ -142,11 +150,13 @@ export class ModernCall {
     readonly clientKey: string,
   ) {}
 
-  /** Starts the call on its share of a child, answering on `leg`. */
-  begin(upstream: SharedUpstream, leg: Leg, message: JSONRPCRequest): void {
+  /** Starts the call on its share of a child, answering on `leg`; `timeout`: whether the leg may wait at most requestTimeoutMs (not a listen stream). */
+  begin(upstream: SharedUpstream, leg: Leg, message: JSONRPCRequest, mode: CallMode, timeout = true): void {
     this.upstream = upstream;
-    this.attach(leg);
-    if (!upstream.send(ownMessage(childRequest(message)))) this.finish(errorResponse(SHARE_ID, -32603, 'Internal error: the MCP server is not taking input').message);
+    this.mode = mode;
+    this.attach(leg, timeout);
+    const request = mode === 'translated' ? childRequest(message) : { ...message, id: SHARE_ID };
+    if (!upstream.send(ownMessage(request))) this.finish(errorResponse(SHARE_ID, -32603, 'Internal error: the MCP server is not taking input').message);
   }
 
   /**
@@ -177,7 +187,7 @@ export class ModernCall {
     return true;
   }
 
-  private attach(leg: Leg): void {
+  private attach(leg: Leg, timeout = true): void {
     this.leg = leg;
     leg.sink.listen({
       drained: () => undefined,
@@ -186,6 +196,7 @@ export class ModernCall {
       },
     });
     clearTimeout(this.legTimer);
+    if (!timeout) return;
     this.legTimer = setTimeout(() => {
       this.answer(errorResponse(leg.id, -32001, 'Request timed out').message);
       this.cancel('request timed out');
@@ -197,6 +208,12 @@ export class ModernCall {
     if (this.state === 'done') return;
     const message = wire.message as JSONRPCMessage & { id?: RequestId; method?: string; params?: Record<string, unknown> };
     if (wire.kind === 'response') return this.finish(message);
+    if (this.mode === 'passed') {
+      // This era's servers send no requests; everything else of the call's is the client's.
+      if (wire.kind === 'request') this.upstream?.send(errorResponse((message as JSONRPCRequest).id, -32601, 'Method not found'));
+      else this.toLeg(this.withSubscriptionId(wire));
+      return;
+    }
     if (wire.kind === 'request') return this.fromChildRequest(message as JSONRPCRequest);
     if (message.method === 'notifications/progress') return this.toLeg(wire);
     if (message.method === 'notifications/message' && logPasses(this.request.logLevel, message.params?.level)) return this.toLeg(wire);
@@ -260,7 +277,11 @@ export class ModernCall {
     const leg = this.leg;
     if (!leg) return;
     const result = (message as { result?: Record<string, unknown> }).result;
-    if (result) {
+    if (this.mode === 'passed') {
+      let passed = ownMessage({ ...message, id: leg.id } as JSONRPCMessage);
+      if (this.request.method === 'tools/list' && this.context.tools) passed = this.context.tools.listed(passed);
+      this.answer(passed.message, httpStatusOf(message));
+    } else if (result) {
       let shaped = ownMessage({ jsonrpc: '2.0', id: leg.id, result: modernResult(this.request.method, result) });
       if (this.request.method === 'tools/list' && this.context.tools) shaped = this.context.tools.listed(shaped);
       this.answer(shaped.message);
@@ -292,6 +313,14 @@ export class ModernCall {
     }
     leg.sink.write(undefined, wire.text);
     leg.sink.release();
+  }
+
+  /** A listen stream's notification names its subscription by the request's id: the client's, not the share's. */
+  private withSubscriptionId(wire: WireMessage): WireMessage {
+    const params = (wire.message as { params?: Record<string, unknown> }).params;
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    if (!meta || !(META.subscriptionId in meta) || !this.leg) return wire;
+    return ownMessage({ ...wire.message, params: { ...params, _meta: { ...meta, [META.subscriptionId]: this.leg.id } } } as JSONRPCMessage);
   }
 
   /** Its client parked a newer call past its share of parked calls: this one ends. */

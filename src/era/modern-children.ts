@@ -85,7 +85,7 @@ export class ModernChildren {
 
   /**
    * Rule: a request goes to a child initialized with its capabilities that runs no call (parked ones do not
-   * count), else to a new one while the bound allows (ending an unused child of another set to make room),
+   * count; a 2026-07-28 child is never too busy), else to a new one while the bound allows (ending an unused child of another set to make room),
    * else to the least busy child of its set; with none of its set and no room, it is refused. Why: stdio cannot
    * say which call a server request belongs to, so running calls share a child only under load; and a child
    * must never be told of capabilities the caller did not declare.
@@ -94,7 +94,8 @@ export class ModernChildren {
     if (this.closed) return undefined;
     const { key, capabilities } = childCapabilities(declared);
     const same = this.members.filter((member) => member.key === key);
-    const idle = same.find((member) => member.child.busy === 0);
+    // A 2026-07-28 child asks its client nothing over stdio: any number of calls can share it.
+    const idle = same.find((member) => member.child.era === 'modern' || member.child.busy === 0);
     if (idle) return idle;
     if (this.members.length >= this.options.maxChildren) {
       const unused = this.members.find((member) => member.users === 0 && member.key !== key);

@@ -6,11 +6,11 @@
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { RequestId, WireMessage } from '../protocol/jsonrpc.js';
-import type { EventSink } from '../session/stream.js';
 import type { ToolFilter } from '../session/tool-filter.js';
 import { ClientQuota } from './client-quota.js';
 import { ListenStream, listenFilterOf } from './listen-streams.js';
-import { ModernCall, type CallContext, type Leg, type LegSink } from './modern-call.js';
+import type { SharedChild, SharedUpstream } from '../child/shared-child.js';
+import { ModernCall, type CallContext, type CallMode, type Leg, type LegSink } from './modern-call.js';
 import type { ModernChildren } from './modern-children.js';
 import { ModernError, type ModernRequest } from './modern-request.js';
 import { discoverResult } from './modern-result.js';
@@ -39,7 +39,9 @@ export interface ModernFrontDeps {
 }
 
 /** What the endpoint writes for a request the front answers without a stream. */
-export type Answer = { status: 200; body: Record<string, unknown> } | { status: 503; message: string };
+export type Answer = { status: 200; body: Record<string, unknown> } | { status: 502 | 503; message: string };
+
+const BUSY: Answer = { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
 
 /** The in-band error of a requestState the bridge did not issue, altered, replayed or let expire (the SDK's wording). */
 const invalidState = (id: RequestId) => ({ jsonrpc: '2.0', id, error: { code: ModernError.InvalidParams, message: 'Invalid or expired requestState' } });
@@ -77,7 +79,9 @@ export class ModernFront {
     if (!share) return { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
     try {
       const initialize = await share.child.initializeResult();
-      return { status: 200, body: { jsonrpc: '2.0', id: request.id, result: discoverResult(initialize) } };
+      // A 2026-07-28 child's own DiscoverResult goes out as it is.
+      const result = share.child.era === 'modern' ? initialize : discoverResult(initialize);
+      return { status: 200, body: { jsonrpc: '2.0', id: request.id, result } };
     } catch (error) {
       return { status: 200, body: { jsonrpc: '2.0', id: request.id, error: { code: -32603, message: `Internal error: ${(error as Error).message}` } } };
     } finally {
@@ -89,9 +93,10 @@ export class ModernFront {
    * A call (or a retry of a parked one): answered on the leg `openLeg` makes, or without a stream when it
    * cannot start. `clientKey` is whom the call counts toward.
    */
-  call(request: ModernRequest, message: JSONRPCRequest, clientKey: string, openLeg: () => LegSink): Answer | undefined {
+  async call(request: ModernRequest, message: JSONRPCRequest, clientKey: string, openLeg: () => LegSink): Promise<Answer | undefined> {
     const params = (message.params ?? {}) as { requestState?: unknown; inputResponses?: unknown; name?: unknown };
-    if (params.requestState !== undefined) {
+    // A requestState of the bridge's names a parked call; any other is a 2026-07-28 child's own, passed on to it.
+    if (params.requestState !== undefined && this.deps.codec.isSealed(params.requestState)) {
       const state = this.deps.codec.open(params.requestState);
       const call = state && state.node === this.deps.nodeId ? this.parked.get(state.call) : undefined;
       if (!state || !call || call.clientKey !== clientKey) return { status: 200, body: invalidState(request.id) };
@@ -106,22 +111,45 @@ export class ModernFront {
     if (hidden) return { status: 200, body: { jsonrpc: '2.0', id: request.id, error: { code: ModernError.InvalidParams, message: `Unknown tool: ${params.name}` } } };
     const call = new ModernCall(this.context, request, clientKey);
     const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, call.events);
-    if (!share) return { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
-    call.begin(share.upstream, { id: request.id, sink: openLeg() }, message);
+    if (!share) return BUSY;
+    const mode = await this.modeOf(share);
+    if (typeof mode !== 'string') return mode;
+    call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode);
     return undefined;
   }
 
-  /** `subscriptions/listen`: a stream on the leg `openLeg` makes, or 503 past the listener bounds. */
-  listen(request: ModernRequest, message: JSONRPCRequest, clientKey: string, openLeg: () => EventSink): Answer | undefined {
+  /** How a call reaches the child of `share`, once that child runs; the answer to give when it cannot start. */
+  private async modeOf(share: { child: SharedChild; upstream: SharedUpstream }): Promise<CallMode | Answer> {
+    try {
+      await share.child.initializeResult();
+    } catch (error) {
+      void share.upstream.close(this.deps.limits.killGraceMs);
+      return { status: 502, message: `Bad Gateway: ${(error as Error).message}` };
+    }
+    return share.child.era === 'modern' ? 'passed' : 'translated';
+  }
+
+  /**
+   * `subscriptions/listen`: a stream on the leg `openLeg` makes, or 503 past the listener bounds. A 2026-07-28
+   * child holds the stream itself (the request is passed on, as a call without a time limit).
+   */
+  async listen(request: ModernRequest, message: JSONRPCRequest, clientKey: string, openLeg: () => LegSink): Promise<Answer | undefined> {
     const filter = listenFilterOf(message.params);
     if (!this.listeners.wouldHold(clientKey)) return { status: 503, message: 'Service Unavailable: too many listen streams, try again later' };
     let stream: ListenStream | undefined;
-    const share = filter.resourceSubscriptions?.length
-      ? this.deps.children.attach(request.clientCapabilities, () => this.deps.log, { message: (wire) => stream?.events.message(wire), ended: () => stream?.close() })
-      : undefined;
+    const call = new ModernCall(this.context, request, clientKey);
+    const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, {
+      message: (wire) => (stream ? stream.events.message(wire) : call.events.message(wire)),
+      ended: (cause, status) => (stream ? stream.close() : call.events.ended(cause, status)),
+    });
+    if (!share) return BUSY;
+    const mode = await this.modeOf(share);
+    if (typeof mode !== 'string') return mode;
+    if (mode === 'passed') return call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode, false), undefined;
+    if (!filter.resourceSubscriptions?.length) void share.upstream.close(this.deps.limits.killGraceMs);
     stream = new ListenStream(clientKey, request.id, filter, openLeg(), this.listeners, this.deps.limits.maxStreamBytes, this.deps.limits.killGraceMs);
     this.listeners.hold(stream, (oldest) => oldest.close());
-    stream.open(share?.upstream);
+    stream.open(filter.resourceSubscriptions?.length ? share.upstream : undefined);
     return undefined;
   }
 

@@ -1,8 +1,9 @@
 /**
  * The `requestState` of an `input_required` result: which parked call a retry continues, sealed with an
  * HMAC-SHA256 under a key of this bridge process, so that a client can neither forge nor alter one.
- * Format (the v2 SDK's codec's): `v1.<base64url payload>.<base64url tag>`. A replay is refused by the
- * parked call itself (its round has moved on or it is gone), not here.
+ * Format: `mcp-bridge.1.<base64url payload>.<base64url tag>` (the v2 SDK's codec's, under a prefix of its own,
+ * so that a 2026-07-28 child's own sealed state, which the bridge passes on, is never taken for one of
+ * ours). A replay is refused by the parked call itself (its round has moved on or it is gone), not here.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -17,6 +18,8 @@ export interface RequestState {
   expiresAt: number;
 }
 
+const PREFIX = 'mcp-bridge.1.';
+
 /** Longest requestState accepted: far above what seal writes, so a client cannot make the bridge hash megabytes. */
 const MAX_STATE_CHARS = 1024;
 
@@ -25,14 +28,20 @@ export class RequestStateCodec {
 
   seal(state: RequestState): string {
     const payload = Buffer.from(JSON.stringify({ n: state.node, c: state.call, r: state.round, e: state.expiresAt })).toString('base64url');
-    return `v1.${payload}.${this.tag(payload)}`;
+    return `${PREFIX}${payload}.${this.tag(payload)}`;
+  }
+
+  /** Whether `token` has this codec's shape (sealed by a bridge, valid or not), rather than being a server's own state. */
+  isSealed(token: unknown): boolean {
+    return typeof token === 'string' && token.startsWith(PREFIX);
   }
 
   /** The state, or undefined when it is malformed, forged, altered or expired. */
   open(token: unknown, now = Date.now()): RequestState | undefined {
     if (typeof token !== 'string' || token.length > MAX_STATE_CHARS) return undefined;
-    const [version, payload, tag, ...rest] = token.split('.');
-    if (version !== 'v1' || payload === undefined || tag === undefined || rest.length > 0) return undefined;
+    if (!this.isSealed(token)) return undefined;
+    const [payload, tag, ...rest] = token.slice(PREFIX.length).split('.');
+    if (payload === undefined || tag === undefined || rest.length > 0) return undefined;
     const expected = Buffer.from(this.tag(payload));
     const given = Buffer.from(tag);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;

@@ -21,8 +21,9 @@ const BUSY_RETRY_SECONDS = '5';
 const CALL_HEAD_HOLD_MS = 1000;
 
 function replyAnswer(res: ServerResponse, answer: Answer, id: ModernRequest['id'], cors: OutgoingHttpHeaders): void {
-  if (answer.status === 503) {
-    return replyError(res, { status: 503, code: ErrorCode.InternalError, message: answer.message, id, headers: { 'retry-after': BUSY_RETRY_SECONDS } }, cors);
+  if (answer.status !== 200) {
+    const headers = answer.status === 503 ? { 'retry-after': BUSY_RETRY_SECONDS } : undefined;
+    return replyError(res, { status: answer.status, code: ErrorCode.InternalError, message: answer.message, id, headers }, cors);
   }
   const body = JSON.stringify(answer.body);
   res.writeHead(200, { ...cors, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
@@ -41,7 +42,7 @@ export async function serveModern(
   const leg = (holdHead: boolean) => () => new SseResponse(res, { ...SSE_HEADERS, ...cors }, sse, { holdHead, holdMs: CALL_HEAD_HOLD_MS });
   let answer: Answer | undefined;
   if (request.method === 'server/discover') answer = await front.discover(request);
-  else if (request.method === 'subscriptions/listen') answer = front.listen(request, message, client.key, leg(false));
-  else answer = front.call(request, message, client.key, leg(true));
+  else if (request.method === 'subscriptions/listen') answer = await front.listen(request, message, client.key, leg(false));
+  else answer = await front.call(request, message, client.key, leg(true));
   if (answer && !res.headersSent && !res.destroyed) replyAnswer(res, answer, request.id, cors);
 }

@@ -69,19 +69,25 @@ export class Backend {
     this.tools = server.tools && new ToolFilter(server.tools);
     this.channelLimits = { maxLineBytes: limits.maxChildLineBytes, maxInputBytes: limits.maxInputBufferBytes, stallTimeoutMs: limits.stallTimeoutMs };
     const spawn = () => this.spawnChild();
+    const era = (child: ChildProcess) => this.eraOf(child);
     this.pool = server.pool > 0 ? new WarmPool(server.pool, spawn, () => deps.registry.room(this.cap), log, config.killGraceMs) : undefined;
     this.shared = server.shared
-      ? new SharedChild({ spawn, log, metrics: this.metrics, ...this.channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
+      ? new SharedChild({ spawn, era, log, metrics: this.metrics, ...this.channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
       : undefined;
-    this.modern = config.modern && this.modernFront(config.modern, spawn);
+    this.modern = config.modern && this.modernFront(config.modern, spawn, era);
   }
 
-  private modernFront(modern: NonNullable<Config['modern']>, spawn: () => Promise<ChildProcess>): ModernFront {
+  private modernFront(
+    modern: NonNullable<Config['modern']>,
+    spawn: () => Promise<ChildProcess>,
+    era: (child: ChildProcess) => Promise<ChildEra | 'exited'>,
+  ): ModernFront {
     const { config, server, log } = this.deps;
     const modernLog = log.child({ era: '2026-07-28' });
     let front: ModernFront | undefined;
     const children = new ModernChildren({
       spawn,
+      era,
       log: modernLog,
       metrics: this.metrics,
       ...this.channelLimits,

@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startBridge, stopAllBridges } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
+import { envelope, modernClient, modernHeaders, modernRequest } from '../helpers/modern.js';
+import { messageOf, sseRequest } from '../helpers/sse-client.js';
 
 afterEach(stopAllBridges);
 
@@ -64,5 +66,35 @@ describe('a 2026-07-28-only child', () => {
   it('fails the handshake when told it is a 2025-era server (--child-era legacy): the probe is what serves it', async () => {
     const bridge = await startBridge(['--child-era', 'legacy'], MODERN_FIXTURE);
     await expect(connect(bridge.url)).rejects.toThrow(/-32022|Unsupported protocol version/);
+  });
+});
+
+describe('2026-07-28 clients in front of a 2026-07-28-only child (--modern)', () => {
+  it('get its requests and answers as they are: discovery, progress, and its own input_required rounds', async () => {
+    const bridge = await startBridge(['--modern'], MODERN_FIXTURE);
+    const discover = await modernRequest(bridge.url, 'server/discover');
+    expect(discover.answer.result).toMatchObject({ instructions: 'A 2026-07-28-only fixture.', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'mcp-bridge-modern-fixture' } } });
+    const client = await modernClient(bridge.url, 'auto');
+    expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    const progress: number[] = [];
+    const slow = await client.callTool({ name: 'slow', arguments: { steps: 3, stepMs: 10 } }, { onprogress: (p) => progress.push(p.progress) });
+    expect(textOf(slow)).toBe('done after 3 steps');
+    expect(progress).toEqual([1, 2, 3]);
+    // The child's own requestState goes out and comes back untouched: the greeting needs the name it holds.
+    expect(textOf(await client.callTool({ name: 'greet', arguments: {} }))).toMatch(/^Ada: sampled: /);
+    await client.close();
+  });
+
+  it('holds a listen stream open on the child, with the client’s own subscription id', async () => {
+    const bridge = await startBridge(['--modern'], MODERN_FIXTURE);
+    const params = { notifications: { toolsListChanged: true }, _meta: envelope() };
+    const listen = sseRequest(bridge.url, {
+      method: 'POST',
+      headers: modernHeaders('subscriptions/listen', params),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'mine', method: 'subscriptions/listen', params }),
+    });
+    const ack = messageOf(await listen.waitForEvent((event) => messageOf(event)?.method === 'notifications/subscriptions/acknowledged'));
+    expect(ack?.params?._meta).toMatchObject({ 'io.modelcontextprotocol/subscriptionId': 'mine' });
+    listen.close();
   });
 });

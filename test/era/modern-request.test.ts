@@ -58,12 +58,15 @@ describe('RequestStateCodec', () => {
     const codec = new RequestStateCodec();
     const sealed = codec.seal(state);
     expect(codec.open(sealed)).toEqual(state);
-    const [version, payload, tag] = sealed.split('.');
+    const [prefix, version, payload, tag] = sealed.split('.');
+    expect(`${prefix}.${version}`).toBe('mcp-bridge.1');
     const forged = Buffer.from(JSON.stringify({ n: 'n1', c: 'c2', r: 1, e: state.expiresAt })).toString('base64url');
-    expect(codec.open(`${version}.${forged}.${tag}`)).toBeUndefined();
-    expect(codec.open(`${version}.${payload}.${tag.slice(1)}x`)).toBeUndefined();
+    expect(codec.open(`${prefix}.${version}.${forged}.${tag}`)).toBeUndefined();
+    expect(codec.open(`${prefix}.${version}.${payload}.${tag.slice(1)}x`)).toBeUndefined();
     expect(codec.open(sealed, state.expiresAt + 1)).toBeUndefined();
     expect(new RequestStateCodec().open(sealed)).toBeUndefined();
-    expect(codec.open('v1.' + 'a'.repeat(5000) + '.b')).toBeUndefined();
+    expect(codec.open('mcp-bridge.1.' + 'a'.repeat(5000) + '.b')).toBeUndefined();
+    // A 2026-07-28 server's own state (the v2 SDK codec's shape) is not the bridge's.
+    expect(codec.isSealed('v1.abc.def')).toBe(false);
   });
 });
