@@ -98,6 +98,16 @@ export function missingCapabilities(question: JSONRPCRequest, declared: Record<s
   }
 }
 
+/** The well-formed entries (objects) of a request's inputResponses. */
+function answersOf(inputResponses: unknown): Record<string, unknown> {
+  const answers: Record<string, unknown> = {};
+  if (typeof inputResponses !== 'object' || inputResponses === null) return answers;
+  for (const [key, answer] of Object.entries(inputResponses)) {
+    if (typeof answer === 'object' && answer !== null && !Array.isArray(answer)) answers[key] = answer;
+  }
+  return answers;
+}
+
 /** Rule: an error answers with HTTP 200 (in-band), but -32021 with 400, as the spec says of that error wherever it comes from. */
 function httpStatusOf(message: JSONRPCMessage): number {
   return (message as { error?: { code?: unknown } }).error?.code === ModernError.MissingCapability ? 400 : 200;
@@ -132,6 +142,11 @@ export class ModernCall {
   private asking = new Map<string, JSONRPCRequest>();
   /** Questions put to the client in the current round, awaiting its answers. */
   private waiting = new Map<string, JSONRPCRequest>();
+  /**
+   * Answers the client gave that no question has used yet (owner: this call; bound: what one request body
+   * held, and they are dropped with each new leg): a later question under one of their keys takes it at once.
+   */
+  private given: Record<string, unknown> = {};
   /** A response that came while the call was parked (the child failed): the retry gets it. */
   private outcome: JSONRPCMessage | undefined;
   private mode: CallMode = 'translated';
@@ -155,6 +170,7 @@ export class ModernCall {
     this.upstream = upstream;
     this.mode = mode;
     this.attach(leg, timeout);
+    if (mode === 'translated') this.given = answersOf((message.params as { inputResponses?: unknown } | undefined)?.inputResponses);
     const request = mode === 'translated' ? childRequest(message) : { ...message, id: SHARE_ID };
     if (!upstream.send(ownMessage(request))) this.finish(errorResponse(SHARE_ID, -32603, 'Internal error: the MCP server is not taking input').message);
   }
@@ -171,13 +187,8 @@ export class ModernCall {
     this.upstream?.awaitingClient(false);
     this.attach(leg);
     if (this.outcome) return this.finish(this.outcome), true;
-    const answers = (typeof inputResponses === 'object' && inputResponses !== null ? inputResponses : {}) as Record<string, unknown>;
-    for (const [key, question] of this.waiting) {
-      const answer = answers[key];
-      if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) continue;
-      this.upstream?.send(ownMessage({ jsonrpc: '2.0', id: question.id, result: answer as Record<string, unknown> }));
-      this.waiting.delete(key);
-    }
+    this.given = answersOf(inputResponses);
+    for (const [key, question] of this.waiting) if (this.answerFromGiven(key, question)) this.waiting.delete(key);
     // Questions left unanswered are asked again.
     if (this.waiting.size > 0) {
       for (const [key, question] of this.waiting) this.asking.set(key, question);
@@ -239,9 +250,23 @@ export class ModernCall {
       this.answer(refusal.message, 400);
       return this.cancel('the client lacks a capability the server needs');
     }
+    if (this.answerFromGiven(String(request.id), request)) return;
     this.asking.set(String(request.id), request);
     clearTimeout(this.gatherTimer);
     this.gatherTimer = setTimeout(() => this.park(), GATHER_MS);
+  }
+
+  /**
+   * Rule: a question whose key the client already answered (in this leg's inputResponses) gets that answer at
+   * once, even on a first request that carries no requestState. Why: a client may answer ahead, and a server
+   * "SHOULD ignore" what it does not need; asking again what was answered would only cost a round.
+   */
+  private answerFromGiven(key: string, question: JSONRPCRequest): boolean {
+    const answer = this.given[key];
+    if (answer === undefined) return false;
+    delete this.given[key];
+    this.upstream?.send(ownMessage({ jsonrpc: '2.0', id: question.id, result: answer as Record<string, unknown> }));
+    return true;
   }
 
   /** Puts the gathered questions to the client as `input_required`, and waits for its retry. */

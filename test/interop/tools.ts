@@ -8,6 +8,8 @@ export const INSPECTOR = `${here}node_modules/@modelcontextprotocol/inspector/cl
 export const MCP_REMOTE = `${here}node_modules/mcp-remote/dist/proxy.js`;
 export const MCP_REMOTE_CLIENT = `${here}node_modules/mcp-remote/dist/client.js`;
 export const CONFORMANCE = `${here}node_modules/@modelcontextprotocol/conformance/dist/index.js`;
+/** @modelcontextprotocol/conformance 0.2.0-alpha.12, installed beside 0.1.16 under an alias: the 2026-07-28 requirements. */
+export const CONFORMANCE_2026 = `${here}node_modules/conformance-2026/dist/index.js`;
 
 export interface Run {
   code: number;
