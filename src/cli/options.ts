@@ -163,8 +163,8 @@ const OPTIONS = {
     describe: 'One child for every session, for servers that keep no per-client state (see the README for what it cannot do)',
   },
   modern: {
-    coerce: lastBoolean, type: 'boolean', default: false, group: 'Sessions:',
-    describe: 'Serve 2026-07-28 (sessionless) clients too, translating for the 2025-era server; off, they fall back to initialize',
+    coerce: lastBoolean, type: 'boolean', default: true, group: 'Sessions:',
+    describe: 'Serve 2026-07-28 (sessionless) clients too, translating for a 2025-era server; --no-modern: they get the answer that makes them fall back to initialize',
   },
   'modern-children': {
     coerce: lastValue, requiresArg: true, default: DEFAULTS.modernChildren, group: 'Sessions:',

@@ -94,8 +94,8 @@ export function decodeHeaderValue(value: string): string | undefined {
 
 /**
  * Rule: a message is modern when its `_meta` names a protocol version (even an `initialize`), or when its
- * MCP-Protocol-Version header names a modern one (then a missing envelope is refused); anything else, an
- * `initialize` whatever version it asks for, is 2025-era. Why: the spec and SDK classify by the body, so a
+ * MCP-Protocol-Version header names a modern one outside a session (then a missing envelope is refused);
+ * anything else, an `initialize` whatever version it asks for, is 2025-era. Why: the spec and SDK classify by the body, so a
  * proxy that drops a header cannot change a request's era.
  */
 export function classify(message: JSONRPCMessage, headers: IncomingHttpHeaders): Classified {
@@ -112,7 +112,8 @@ export function classify(message: JSONRPCMessage, headers: IncomingHttpHeaders):
     refuse(400, ModernError.HeaderMismatch, `Bad Request: the request headers and body disagree: ${text}`, { mismatch: { header: headerValue, body: text } });
 
   if (!claimed) {
-    if (versionHeader === undefined || !isModernVersion(versionHeader)) return { era: 'legacy' };
+    // A request of a 2025 session stays the session's, whatever version its header names (the session refuses a bad one).
+    if (versionHeader === undefined || !isModernVersion(versionHeader) || headers['mcp-session-id'] !== undefined) return { era: 'legacy' };
     if (body.method === 'initialize') return mismatch(versionHeader, 'an initialize request (legacy handshake) was sent with a modern MCP-Protocol-Version header');
     if (body.id === undefined) return { era: 'modern-notification' };
     return refuse(400, ModernError.InvalidParams, `Invalid params: the MCP-Protocol-Version header names ${versionHeader}, but the request has no per-request _meta envelope`, {

@@ -11,6 +11,8 @@ describe('classify', () => {
   it('reads an initialize as 2025-era whatever version it asks for', () => {
     expect(classify(request('initialize', { protocolVersion: '2026-07-28', capabilities: {} }), {})).toEqual({ era: 'legacy' });
     expect(classify(request('tools/list'), { 'mcp-protocol-version': '2025-11-25' })).toEqual({ era: 'legacy' });
+    // A session's request is the session's to judge, whatever its header says.
+    expect(classify(request('tools/list'), { 'mcp-protocol-version': '2099-01-01', 'mcp-session-id': 's' })).toEqual({ era: 'legacy' });
   });
 
   it('reads the envelope and checks the headers against it', () => {

@@ -29,8 +29,8 @@ describe('server/discover', () => {
     });
   });
 
-  it('gets an answer every client reads as "legacy" without --modern', async () => {
-    const bridge = await startBridge([]);
+  it('gets an answer every client reads as "legacy" with --no-modern', async () => {
+    const bridge = await startBridge(['--no-modern']);
     const reply = await modernRequest(bridge.url, 'server/discover');
     expect(reply.status).toBe(400);
     expect(reply.answer.error?.code).not.toBe(-32022);

@@ -123,8 +123,8 @@ describe('2025-era clients in their default mode, in front of a 2026-07-28-only 
 });
 
 describe('dual-era clients', () => {
-  it('a 2026-era probe without initialize gets an answer that makes it fall back to initialize', async () => {
-    const bridge = await startBridge([], EVERYTHING);
+  it('with --no-modern, a 2026-era probe gets an answer that makes it fall back to initialize', async () => {
+    const bridge = await startBridge(['--no-modern'], EVERYTHING);
     const probe = await fetch(bridge.url, {
       method: 'POST',
       headers: {
