@@ -167,6 +167,7 @@ export class SharedChild {
     }
     const era = (await this.options.era?.(child)) ?? 'legacy';
     if (era === 'exited') return this.childGone('the MCP server exited when asked which protocol era it speaks');
+    if (this.closed) return void child.terminate(this.options.killGraceMs);
     this.childEra = era;
     this.child = child;
     const { log, metrics } = this.options;
