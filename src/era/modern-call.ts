@@ -55,8 +55,12 @@ export interface Leg {
 const SHARE_ID = 1;
 /** The child's requests that become `inputRequests`. */
 const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
-/** Questions the child asks within this long of each other go to the client in one `input_required`. */
-const GATHER_MS = 15;
+/**
+ * Questions the child asks within this long of each other go to the client in one `input_required`. Why this
+ * short: a server asks what it needs together in one go (one write, usually one read here), and each ms of it
+ * is a ms of every round trip.
+ */
+const GATHER_MS = 2;
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 /** Rule: a log message reaches the caller only when its request named a level and the message is at or above it. Why: 2026-07-28 has no logging/setLevel; `_meta` logLevel is the caller's only say, and none means none. */
