@@ -18,7 +18,7 @@ import { SseClock } from './http/sse-response.js';
 import { ThrottledWarnings, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
 import { AuthorizationServer } from './oauth/authorization-server.js';
-import { Backend } from './session/backend.js';
+import { Backend } from './backend.js';
 import { OutboundBudget } from './session/outbound-log.js';
 import { SessionRegistry } from './session/registry.js';
 import { createNotifier, startWatchdog } from './systemd-notify.js';

@@ -4,27 +4,27 @@
  * it can take a new session now. Servers are independent: one whose command cannot run is not ready, and
  * the others go on serving.
  */
-import { probeEra, type ChildEra } from '../child/child-era.js';
-import { ChildProcess } from '../child/child-process.js';
-import { newSessionId } from './session-id.js';
-import type { Containment } from '../child/containment.js';
-import { commandIsRunnable } from '../child/find-command.js';
-import type { OrphanGuard } from '../child/orphan-guard.js';
-import { SharedChild } from '../child/shared-child.js';
-import { dedicatedUpstream, type Upstream, type UpstreamEvents } from '../child/upstream.js';
-import { WarmPool } from '../child/warm-pool.js';
-import type { Config, ServerConfig } from '../config.js';
-import { modernChildUpstream } from '../era/modern-child.js';
-import { ModernChildren } from '../era/modern-children.js';
-import { ModernFront } from '../era/modern-front.js';
-import { RequestStateCodec } from '../era/request-state.js';
-import type { Logger } from '../log.js';
-import type { ServerMetrics } from '../metrics.js';
-import { VERSION } from '../version.js';
-import type { OutboundBudget } from './outbound-log.js';
-import type { Reservation, ServerCap, SessionRegistry } from './registry.js';
-import { Session } from './session.js';
-import { ToolFilter } from './tool-filter.js';
+import { probeEra, type ChildEra } from './child/child-era.js';
+import { ChildProcess } from './child/child-process.js';
+import { newSessionId } from './session/session-id.js';
+import type { Containment } from './child/containment.js';
+import { commandIsRunnable } from './child/find-command.js';
+import type { OrphanGuard } from './child/orphan-guard.js';
+import { SharedChild } from './child/shared-child.js';
+import { dedicatedUpstream, type Upstream, type UpstreamEvents } from './child/upstream.js';
+import { WarmPool } from './child/warm-pool.js';
+import type { Config, ServerConfig } from './config.js';
+import { modernChildUpstream } from './era/modern-child.js';
+import { ModernChildren } from './era/modern-children.js';
+import { ModernFront } from './era/modern-front.js';
+import { RequestStateCodec } from './era/request-state.js';
+import type { Logger } from './log.js';
+import type { ServerMetrics } from './metrics.js';
+import { VERSION } from './version.js';
+import type { OutboundBudget } from './session/outbound-log.js';
+import type { Reservation, ServerCap, SessionRegistry } from './session/registry.js';
+import { Session } from './session/session.js';
+import { ToolFilter } from './session/tool-filter.js';
 
 export interface BackendDeps {
   config: Config;
