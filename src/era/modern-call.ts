@@ -33,6 +33,8 @@ export interface CallContext {
   /** Bytes of one leg not yet taken by its client before the leg is cut (and the call cancelled). */
   maxStreamBytes: number;
   tools: ToolFilter | undefined;
+  /** Told of every tools/list result the call passes on. */
+  toolsListed(tools: unknown): void;
   log: Logger;
   killGraceMs: number;
 }
@@ -307,10 +309,12 @@ export class ModernCall {
     if (!leg) return;
     const result = (message as { result?: Record<string, unknown> }).result;
     if (this.mode === 'passed') {
+      if (this.request.method === 'tools/list') this.context.toolsListed(result?.tools);
       let passed = ownMessage({ ...message, id: leg.id } as JSONRPCMessage);
       if (this.request.method === 'tools/list' && this.context.tools) passed = this.context.tools.listed(passed);
       this.answer(passed.message, httpStatusOf(message));
     } else if (result) {
+      if (this.request.method === 'tools/list') this.context.toolsListed(result.tools);
       let shaped = ownMessage({ jsonrpc: '2.0', id: leg.id, result: modernResult(this.request.method, result) });
       if (this.request.method === 'tools/list' && this.context.tools) shaped = this.context.tools.listed(shaped);
       this.answer(shaped.message);

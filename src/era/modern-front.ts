@@ -9,11 +9,13 @@ import type { RequestId, WireMessage } from '../protocol/jsonrpc.js';
 import type { ToolFilter } from '../session/tool-filter.js';
 import { ClientQuota } from './client-quota.js';
 import { ListenStream, listenFilterOf } from './listen-streams.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { SharedChild, SharedUpstream } from '../child/shared-child.js';
 import { ModernCall, type CallContext, type CallMode, type Leg, type LegSink } from './modern-call.js';
 import type { ModernChildren } from './modern-children.js';
 import { ModernError, type ModernRequest } from './modern-request.js';
 import { discoverResult } from './modern-result.js';
+import { ParamHeaders } from './param-headers.js';
 import type { RequestStateCodec } from './request-state.js';
 
 export interface ModernLimits {
@@ -39,7 +41,7 @@ export interface ModernFrontDeps {
 }
 
 /** What the endpoint writes for a request the front answers without a stream. */
-export type Answer = { status: 200; body: Record<string, unknown> } | { status: 502 | 503; message: string };
+export type Answer = { status: 200 | 400; body: Record<string, unknown> } | { status: 502 | 503; message: string };
 
 const BUSY: Answer = { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
 
@@ -50,6 +52,7 @@ export class ModernFront {
   private readonly parked: ClientQuota<ModernCall>;
   private readonly listeners: ClientQuota<ListenStream>;
   private readonly context: CallContext;
+  private readonly paramHeaders = new ParamHeaders();
 
   constructor(private readonly deps: ModernFrontDeps) {
     const { limits } = deps;
@@ -63,6 +66,7 @@ export class ModernFront {
       requestTimeoutMs: limits.requestTimeoutMs,
       maxStreamBytes: limits.maxStreamBytes,
       tools: deps.tools,
+      toolsListed: (tools) => this.paramHeaders.listed(tools),
       log: deps.log,
       killGraceMs: limits.killGraceMs,
     };
@@ -93,8 +97,19 @@ export class ModernFront {
    * A call (or a retry of a parked one): answered on the leg `openLeg` makes, or without a stream when it
    * cannot start. `clientKey` is whom the call counts toward.
    */
-  async call(request: ModernRequest, message: JSONRPCRequest, clientKey: string, openLeg: () => LegSink): Promise<Answer | undefined> {
-    const params = (message.params ?? {}) as { requestState?: unknown; inputResponses?: unknown; name?: unknown };
+  async call(
+    request: ModernRequest,
+    message: JSONRPCRequest,
+    headers: IncomingHttpHeaders,
+    clientKey: string,
+    openLeg: () => LegSink,
+  ): Promise<Answer | undefined> {
+    const params = (message.params ?? {}) as { requestState?: unknown; inputResponses?: unknown; name?: unknown; arguments?: unknown };
+    const mismatch = request.method === 'tools/call' && typeof params.name === 'string' ? this.paramHeaders.mismatch(params.name, params.arguments, headers) : undefined;
+    if (mismatch) {
+      const error = { code: ModernError.HeaderMismatch, message: `Bad Request: the request headers and body disagree: ${mismatch.body}`, data: { mismatch } };
+      return { status: 400, body: { jsonrpc: '2.0', id: request.id, error } };
+    }
     // A requestState of the bridge's names a parked call; any other is a 2026-07-28 child's own, passed on to it.
     if (params.requestState !== undefined && this.deps.codec.isSealed(params.requestState)) {
       const state = this.deps.codec.open(params.requestState);

@@ -243,7 +243,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
         replyEmpty(res, 202, cors);
         return true;
       case 'modern':
-        await serveModern(front, era, messages[0].message as Parameters<typeof serveModern>[2], res, client, cors, deps.sse);
+        await serveModern(req, front, era, messages[0].message as Parameters<typeof serveModern>[3], res, client, cors, deps.sse);
         return true;
     }
   }

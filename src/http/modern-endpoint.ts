@@ -4,7 +4,7 @@
  * stream, SSE for a call (its progress and logs, then its result) and for a listen stream. Sessions play no
  * part: an Mcp-Session-Id on a modern request is ignored, as the spec says.
  */
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Answer, ModernFront } from '../era/modern-front.js';
 import type { ModernRequest } from '../era/modern-request.js';
@@ -21,15 +21,16 @@ const BUSY_RETRY_SECONDS = '5';
 const CALL_HEAD_HOLD_MS = 1000;
 
 function replyAnswer(res: ServerResponse, answer: Answer, id: ModernRequest['id'], cors: OutgoingHttpHeaders): void {
-  if (answer.status !== 200) {
+  if ('message' in answer) {
     const headers = answer.status === 503 ? { 'retry-after': BUSY_RETRY_SECONDS } : undefined;
     return replyError(res, { status: answer.status, code: ErrorCode.InternalError, message: answer.message, id, headers }, cors);
   }
   const body = JSON.stringify(answer.body);
-  res.writeHead(200, { ...cors, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  res.writeHead(answer.status, { ...cors, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
 }
 
 export async function serveModern(
+  req: IncomingMessage,
   front: ModernFront,
   request: ModernRequest,
   message: JSONRPCRequest,
@@ -43,6 +44,6 @@ export async function serveModern(
   let answer: Answer | undefined;
   if (request.method === 'server/discover') answer = await front.discover(request);
   else if (request.method === 'subscriptions/listen') answer = await front.listen(request, message, client.key, leg(false));
-  else answer = await front.call(request, message, client.key, leg(true));
+  else answer = await front.call(request, message, req.headers, client.key, leg(true));
   if (answer && !res.headersSent && !res.destroyed) replyAnswer(res, answer, request.id, cors);
 }

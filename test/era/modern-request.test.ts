@@ -1,6 +1,7 @@
 /** Era classification and the 2026-07-28 envelope and header checks, cell by cell. */
 import { describe, expect, it } from 'vitest';
 import { classify, decodeHeaderValue } from '../../src/era/modern-request.js';
+import { ParamHeaders } from '../../src/era/param-headers.js';
 import { RequestStateCodec } from '../../src/era/request-state.js';
 import { envelope, modernHeaders } from '../helpers/modern.js';
 
@@ -70,5 +71,20 @@ describe('RequestStateCodec', () => {
     expect(codec.open('mcp-bridge.1.' + 'a'.repeat(5000) + '.b')).toBeUndefined();
     // A 2026-07-28 server's own state (the v2 SDK codec's shape) is not the bridge's.
     expect(codec.isSealed('v1.abc.def')).toBe(false);
+  });
+});
+
+describe('ParamHeaders', () => {
+  it('checks a call against the x-mcp-header declarations of the listed tools', () => {
+    const params = new ParamHeaders();
+    params.listed([{ name: 'deploy', inputSchema: { properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, count: { type: 'integer', 'x-mcp-header': 'Count' } } } }]);
+    expect(params.mismatch('deploy', { region: 'eu', count: 3 }, { 'mcp-param-region': 'eu', 'mcp-param-count': '3.0' })).toBeUndefined();
+    expect(params.mismatch('deploy', { region: 'eu' }, { 'mcp-param-region': `=?base64?${Buffer.from('eu').toString('base64')}?=` })).toBeUndefined();
+    expect(params.mismatch('deploy', { region: 'eu' }, {})).toMatchObject({ header: '(missing)' });
+    expect(params.mismatch('deploy', { region: 'eu' }, { 'mcp-param-region': 'us' })).toMatchObject({ header: 'us' });
+    expect(params.mismatch('deploy', { region: 'eu' }, { 'mcp-param-region': '=?base64?!!?=' })).toBeDefined();
+    // A tool it has not seen listed, or an argument left out, is not checked.
+    expect(params.mismatch('other', { region: 'eu' }, {})).toBeUndefined();
+    expect(params.mismatch('deploy', {}, { 'mcp-param-region': 'anything' })).toBeUndefined();
   });
 });
