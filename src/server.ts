@@ -141,6 +141,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
       startSession: (reservation, caller, protocolVersion) => backend.startSession(reservation, caller, protocolVersion),
       resume: config.resume !== undefined,
       modern: backend.modern,
+      peers,
       sse,
       metrics: backend.metrics,
       warnings,

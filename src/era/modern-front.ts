@@ -72,6 +72,11 @@ export class ModernFront {
     };
   }
 
+  /** The node a retry's requestState names (unchecked: to pass it on there), if it is a bridge's. */
+  nodeOfState(message: JSONRPCRequest): string | undefined {
+    return this.deps.codec.nodeOf((message.params as { requestState?: unknown } | undefined)?.requestState);
+  }
+
   /** A list_changed of one of the children, for every listen stream. */
   listChanged(wire: WireMessage): void {
     for (const stream of this.listeners.all()) stream.listChanged(wire);
@@ -95,7 +100,7 @@ export class ModernFront {
 
   /**
    * A call (or a retry of a parked one): answered on the leg `openLeg` makes, or without a stream when it
-   * cannot start. `clientKey` is whom the call counts toward.
+   * cannot start. `clientKey` is whom the call counts toward, and who alone may retry it.
    */
   async call(
     request: ModernRequest,

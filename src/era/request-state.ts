@@ -36,6 +36,20 @@ export class RequestStateCodec {
     return typeof token === 'string' && token.startsWith(PREFIX);
   }
 
+  /**
+   * The node a sealed state names, read without checking it: only to pass a retry on to that node, which
+   * checks it under its own key. Undefined when it is not one of ours or cannot be read.
+   */
+  nodeOf(token: unknown): string | undefined {
+    if (typeof token !== 'string' || token.length > MAX_STATE_CHARS || !this.isSealed(token)) return undefined;
+    try {
+      const { n } = JSON.parse(Buffer.from(token.slice(PREFIX.length).split('.')[0], 'base64url').toString('utf8')) as { n?: unknown };
+      return typeof n === 'string' ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The state, or undefined when it is malformed, forged, altered or expired. */
   open(token: unknown, now = Date.now()): RequestState | undefined {
     if (typeof token !== 'string' || token.length > MAX_STATE_CHARS) return undefined;

@@ -17,6 +17,7 @@ import type { PostRefusal, Session } from '../session/session.js';
 import type { Caller } from './admission.js';
 import type { ClientRateLimit } from './rate-limits.js';
 import { serveModern } from './modern-endpoint.js';
+import type { PeerLink } from './peer-link.js';
 import { readBody } from './read-body.js';
 import { ErrorCode, replyEmpty, replyError, sessionNotFound, type ErrorReply } from './replies.js';
 import { SSE_HEADERS, SseResponse, type SseClock } from './sse-response.js';
@@ -34,6 +35,8 @@ export interface EndpointDeps {
   resume: boolean;
   /** The server's 2026-07-28 side (--modern); `undefined`: modern requests get the 2025 answers, and clients fall back. */
   modern: ModernFront | undefined;
+  /** The other nodes: a 2026-07-28 retry goes to the node that parked its call. */
+  peers: PeerLink;
   sse: SseClock;
   metrics: ServerMetrics;
   warnings: ThrottledWarnings;
@@ -194,7 +197,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
     if (body.tooLarge) return refuse(res, cors, client, 'size', { status: 413, code: ErrorCode.BadRequest, message: requestBodyTooLargeMessage(deps.maxBodyBytes) });
     const messages = messagesOf(body.text);
     if (!Array.isArray(messages)) return replyError(res, messages, cors);
-    if (deps.modern && (await servedAsModern(deps.modern, messages, req, res, client, cors))) return;
+    if (deps.modern && (await servedAsModern(deps.modern, messages, body.text, req, res, client, cors))) return;
     const initializes = messages.filter((message) => methodOf(message.message) === 'initialize' && message.kind === 'request');
     if (req.headers['mcp-session-id'] === undefined) {
       if (initializes.length === 0) {
@@ -220,6 +223,7 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
   async function servedAsModern(
     front: ModernFront,
     messages: WireMessage[],
+    text: string,
     req: IncomingMessage,
     res: ServerResponse,
     client: Caller,
@@ -242,9 +246,13 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
       case 'modern-notification':
         replyEmpty(res, 202, cors);
         return true;
-      case 'modern':
-        await serveModern(req, front, era, messages[0].message as Parameters<typeof serveModern>[3], res, client, cors, deps.sse);
+      case 'modern': {
+        const message = messages[0].message as Parameters<typeof serveModern>[3];
+        const peer = deps.peers.peerForNode(front.nodeOfState(message), client.fromPeer);
+        if (peer !== undefined) await deps.peers.forward(peer, req, res, client.address, cors, text);
+        else await serveModern(req, front, era, message, res, client, cors, deps.sse);
         return true;
+      }
     }
   }
 

@@ -41,9 +41,11 @@ export async function serveModern(
 ): Promise<void> {
   // A call's quick answer leaves in one write with its head; a listen stream's head goes at once.
   const leg = (holdHead: boolean) => () => new SseResponse(res, { ...SSE_HEADERS, ...cors }, sse, { holdHead, holdMs: CALL_HEAD_HOLD_MS });
+  // Whom a call or stream counts toward, and who alone may retry a parked call: this principal at this address.
+  const owner = `${client.principal}\u0000${client.key}`;
   let answer: Answer | undefined;
   if (request.method === 'server/discover') answer = await front.discover(request);
-  else if (request.method === 'subscriptions/listen') answer = await front.listen(request, message, client.key, leg(false));
-  else answer = await front.call(request, message, req.headers, client.key, leg(true));
+  else if (request.method === 'subscriptions/listen') answer = await front.listen(request, message, owner, leg(false));
+  else answer = await front.call(request, message, req.headers, owner, leg(true));
   if (answer && !res.headersSent && !res.destroyed) replyAnswer(res, answer, request.id, cors);
 }

@@ -80,13 +80,15 @@ export class PeerLink {
   }
 
   /**
-   * Passes the request to the peer and streams its answer back as it comes. A peer that cannot be reached
-   * answers for its sessions with 404: they are gone with it, and the client re-initializes.
+   * Passes the request to the peer and streams its answer back as it comes (`body`: the request's body, when
+   * it was read here already). A peer that cannot be reached answers for its sessions with 404: they are gone
+   * with it, and the client re-initializes.
    */
-  forward(node: string, req: IncomingMessage, res: ServerResponse, clientAddress: string, cors: OutgoingHttpHeaders): Promise<void> {
+  forward(node: string, req: IncomingMessage, res: ServerResponse, clientAddress: string, cors: OutgoingHttpHeaders, body?: string): Promise<void> {
     const origin = this.cluster.peers.get(node) as string;
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
+    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
     headers[PEER_HEADER] = this.secret;
     headers[CLIENT_HEADER] = clientAddress;
     const send = origin.startsWith('https:') ? httpsRequest : httpRequest;
@@ -111,8 +113,14 @@ export class PeerLink {
         if (!res.headersSent) replyError(res, sessionNotFound, cors);
         else res.destroy();
       });
-      req.pipe(upstream);
+      if (body === undefined) req.pipe(upstream);
+      else upstream.end(body);
     });
+  }
+
+  /** Rule: a 2026-07-28 retry goes to the peer that parked its call (its requestState names it), unless it came from a peer. Why: the parked call and its child live there. */
+  peerForNode(node: string | undefined, fromPeer: boolean): string | undefined {
+    return !fromPeer && node !== undefined && node !== this.cluster.nodeId && this.cluster.peers.has(node) ? node : undefined;
   }
 
   close(): void {

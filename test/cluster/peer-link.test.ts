@@ -11,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse-args.js';
 import { freePort, startBridge, stopAllBridges, waitFor, type Bridge } from '../helpers/bridge.js';
 import { INIT_BODY, MCP_HEADERS, connect, rawInitialize, rawRequest, textOf } from '../helpers/client.js';
+import { modernRequest } from '../helpers/modern.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'mcp-bridge-peers-'));
 const secret = (name: string, value: string) => {
@@ -157,6 +158,25 @@ describe('the peer link', () => {
     await rawInitialize(bridge.url);
     const spoofed = await rawRequest(bridge.url, { headers: { ...MCP_HEADERS, 'x-mcp-bridge-client': '198.51.100.7' }, body: JSON.stringify(INIT_BODY) });
     expect(spoofed.status).toBe(429);
+  });
+});
+
+describe('2026-07-28 calls across nodes', () => {
+  it('a retry that reaches another node is passed to the node that parked the call', async () => {
+    const { a, b } = await pair();
+    const call = { name: 'elicit', arguments: { message: 'Who?' } };
+    const asking = { elicitation: {} };
+    const parked = await modernRequest(a.url, 'tools/call', call, { capabilities: asking });
+    expect(parked.headers['x-mcp-bridge-node']).toBe('a');
+    const { inputRequests, requestState } = parked.answer.result as { inputRequests: object; requestState: string };
+    const key = Object.keys(inputRequests)[0];
+    const retry = await modernRequest(b.url, 'tools/call', { ...call, inputResponses: { [key]: { action: 'accept', content: { name: 'Ada' } } }, requestState }, { capabilities: asking });
+    expect(retry.headers['x-mcp-bridge-node']).toBe('a');
+    expect(textOf(retry.answer.result)).toBe('accept: {"name":"Ada"}');
+    // A state naming no known node is served (and refused) where it landed.
+    const forged = requestState.replace(/^mcp-bridge\.1\.[^.]+/, `mcp-bridge.1.${Buffer.from(JSON.stringify({ n: 'zz', c: 'x', r: 1, e: Date.now() + 1e6 })).toString('base64url')}`);
+    const stray = await modernRequest(b.url, 'tools/call', { ...call, inputResponses: {}, requestState: forged }, { capabilities: asking });
+    expect([stray.headers['x-mcp-bridge-node'], stray.answer.error?.code]).toEqual(['b', -32602]);
   });
 });
 
