@@ -188,6 +188,28 @@ in
     '';
   };
 
+  modern = mkOption {
+    type = types.bool;
+    default = true;
+    description = ''
+      Serve MCP 2026-07-28 (sessionless) clients too, translating for a 2025-era server; off, they get the
+      answer that makes them fall back to `initialize`. See the bridge's README, "Protocol eras".
+    '';
+  };
+
+  childEra = mkOption {
+    type = types.enum [
+      "auto"
+      "legacy"
+      "modern"
+    ];
+    default = "auto";
+    description = ''
+      The protocol era the server speaks: `auto` probes its first process with `server/discover`;
+      `legacy` (2025, `initialize`) and `modern` (2026-07-28 only, as mcp-nixos 3.1) skip the probe.
+    '';
+  };
+
   idleTimeout = mkOption {
     type = types.ints.positive;
     default = 600;

@@ -70,6 +70,11 @@ let
     (toString cfg.pool)
   ]
   ++ lib.optional cfg.shared "--shared"
+  ++ lib.optional (!cfg.modern) "--no-modern"
+  ++ lib.optionals (cfg.childEra != "auto") [
+    "--child-era"
+    cfg.childEra
+  ]
   ++ lib.optionals (cfg.nodeId != null) [
     "--node-id"
     cfg.nodeId

@@ -467,6 +467,8 @@ let
         maxSessions
         pool
         shared
+        modern
+        childEra
         idleTimeout
         allowUnauthenticated
         clientIpHeader

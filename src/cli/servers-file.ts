@@ -1,7 +1,7 @@
 /**
  * `--config FILE`: several servers in Claude Desktop's format, `{"mcpServers": {NAME: {command, args, env,
  * cwd, disabled}}}` (or VS Code's top-level `"servers"`), with our own keys per server (`tools`, `shared`,
- * `pool`, `maxSessions`, `idleTimeout`, `authTokenFile`). Unknown keys are ignored, since the same file often
+ * `pool`, `maxSessions`, `idleTimeout`, `authTokenFile`, `childEra`). Unknown keys are ignored, since the same file often
  * serves other clients; a known key with a bad value stops the bridge with a message naming the server and
  * the key.
  */
