@@ -108,6 +108,7 @@ export class Backend {
       limits: {
         ...modern,
         requestTimeoutMs: config.limits.requestTimeoutMs,
+        maxInflightPerClient: config.limits.maxInflightPerSession,
         maxStreamBytes: config.limits.maxStreamBufferBytes,
         killGraceMs: config.killGraceMs,
       },

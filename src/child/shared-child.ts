@@ -101,6 +101,11 @@ export class SharedChild {
     return this.busyShares().length;
   }
 
+  /** Whether the child's stdin holds its bound of bytes not yet taken (a new sender should wait). */
+  get inputFull(): boolean {
+    return (this.channel?.queuedBy() ?? 0) >= this.options.maxInputBytes;
+  }
+
   /** The child's InitializeResult (its DiscoverResult, for a 2026-07-28-only child), starting it if needed. */
   initializeResult(): Promise<Record<string, unknown>> {
     return this.ready();

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Upstream, UpstreamEvents } from '../child/upstream.js';
 import { ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import type { EventSink } from '../session/stream.js';
-import type { ClientQuota } from './client-quota.js';
+import type { ClientQuota, Held } from './client-quota.js';
 import { META } from './modern-request.js';
 
 export interface ListenFilter {
@@ -57,7 +57,7 @@ export class ListenStream {
     private readonly requestId: RequestId,
     private readonly filter: ListenFilter,
     private readonly sink: EventSink,
-    private readonly quota: ClientQuota<ListenStream>,
+    private readonly quota: ClientQuota<Held>,
     private readonly maxStreamBytes: number,
     private readonly killGraceMs: number,
   ) {}

@@ -35,6 +35,8 @@ export interface CallContext {
   tools: ToolFilter | undefined;
   /** Told of every tools/list result the call passes on. */
   toolsListed(tools: unknown): void;
+  /** Told once when a call is over (answered, cancelled or expired). */
+  callEnded(call: ModernCall): void;
   log: Logger;
   killGraceMs: number;
 }
@@ -361,6 +363,13 @@ export class ModernCall {
     this.cancel('its client parked too many calls');
   }
 
+  /** Ends the call and its stream (a listen stream pushed out by its client's newer one). */
+  close(): void {
+    const leg = this.leg;
+    this.cancel('its client opened too many streams');
+    leg?.sink.end();
+  }
+
   /** The call is over without a result: its questions are answered with an error and the child told to stop. */
   private cancel(reason: string): void {
     if (this.state === 'done') return;
@@ -374,7 +383,9 @@ export class ModernCall {
   }
 
   private end(): void {
+    if (this.state === 'done') return;
     this.state = 'done';
+    this.context.callEnded(this);
     clearTimeout(this.gatherTimer);
     clearTimeout(this.expiryTimer);
     clearTimeout(this.legTimer);

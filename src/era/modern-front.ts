@@ -27,6 +27,8 @@ export interface ModernLimits {
   maxListeners: number;
   maxListenersPerClient: number;
   requestTimeoutMs: number;
+  /** Calls one client may have running at once. */
+  maxInflightPerClient: number;
   maxStreamBytes: number;
   killGraceMs: number;
 }
@@ -41,22 +43,48 @@ export interface ModernFrontDeps {
 }
 
 /** What the endpoint writes for a request the front answers without a stream. */
-export type Answer = { status: 200 | 400; body: Record<string, unknown> } | { status: 502 | 503; message: string };
+export type Answer = { status: 200 | 400; body: Record<string, unknown> } | { status: 429 | 502 | 503; message: string };
 
 const BUSY: Answer = { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
+const INPUT_FULL: Answer = { status: 503, message: 'Service Unavailable: the MCP server is not keeping up with its input, try again shortly' };
+const TOO_MANY: Answer = { status: 429, message: 'Too Many Requests: too many calls in flight from this client' };
+
+/** Calls each client has running (parked ones included), against a bound. */
+class InflightCount {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** Rule: a client may have `max` calls at once (as a session may, --max-inflight); one more is refused with 429. Why: each holds a child's request and a stream. */
+  begin(clientKey: string): boolean {
+    const count = this.counts.get(clientKey) ?? 0;
+    if (count >= this.max) return false;
+    this.counts.set(clientKey, count + 1);
+    return true;
+  }
+
+  end(clientKey: string): void {
+    const count = (this.counts.get(clientKey) ?? 1) - 1;
+    if (count > 0) this.counts.set(clientKey, count);
+    else this.counts.delete(clientKey);
+  }
+}
 
 /** The in-band error of a requestState the bridge did not issue, altered, replayed or let expire (the SDK's wording). */
 const invalidState = (id: RequestId) => ({ jsonrpc: '2.0', id, error: { code: ModernError.InvalidParams, message: 'Invalid or expired requestState' } });
 
 export class ModernFront {
   private readonly parked: ClientQuota<ModernCall>;
-  private readonly listeners: ClientQuota<ListenStream>;
+  /** Listen streams: the bridge's own (for a 2025-era child) and those passed on to a 2026-07-28 child. */
+  private readonly listeners: ClientQuota<ListenStream | ModernCall>;
   private readonly context: CallContext;
   private readonly paramHeaders = new ParamHeaders();
+  private readonly running: InflightCount;
 
   constructor(private readonly deps: ModernFrontDeps) {
     const { limits } = deps;
     this.parked = new ClientQuota(limits.maxParked, limits.maxParkedPerClient);
+    this.running = new InflightCount(limits.maxInflightPerClient);
     this.listeners = new ClientQuota(limits.maxListeners, limits.maxListenersPerClient);
     this.context = {
       nodeId: deps.nodeId,
@@ -67,6 +95,7 @@ export class ModernFront {
       maxStreamBytes: limits.maxStreamBytes,
       tools: deps.tools,
       toolsListed: (tools) => this.paramHeaders.listed(tools),
+      callEnded: (call) => this.running.end(call.clientKey),
       log: deps.log,
       killGraceMs: limits.killGraceMs,
     };
@@ -79,7 +108,7 @@ export class ModernFront {
 
   /** A list_changed of one of the children, for every listen stream. */
   listChanged(wire: WireMessage): void {
-    for (const stream of this.listeners.all()) stream.listChanged(wire);
+    for (const stream of this.listeners.all()) if (stream instanceof ListenStream) stream.listChanged(wire);
   }
 
   /** `server/discover`: the InitializeResult of a child initialized with the caller's capabilities. */
@@ -129,11 +158,16 @@ export class ModernFront {
     }
     const hidden = request.method === 'tools/call' && typeof params.name === 'string' && this.deps.tools && !this.deps.tools.shows(params.name);
     if (hidden) return { status: 200, body: { jsonrpc: '2.0', id: request.id, error: { code: ModernError.InvalidParams, message: `Unknown tool: ${params.name}` } } };
+    if (!this.running.begin(clientKey)) return TOO_MANY;
     const call = new ModernCall(this.context, request, clientKey);
     const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, call.events);
-    if (!share) return BUSY;
+    if (!share) return this.running.end(clientKey), BUSY;
     const mode = await this.modeOf(share);
-    if (typeof mode !== 'string') return mode;
+    if (typeof mode !== 'string' || share.child.inputFull) {
+      this.running.end(clientKey);
+      void share.upstream.close(this.deps.limits.killGraceMs);
+      return typeof mode !== 'string' ? mode : INPUT_FULL;
+    }
     call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode);
     return undefined;
   }
@@ -157,7 +191,8 @@ export class ModernFront {
     const filter = listenFilterOf(message.params);
     if (!this.listeners.wouldHold(clientKey)) return { status: 503, message: 'Service Unavailable: too many listen streams, try again later' };
     let stream: ListenStream | undefined;
-    const call = new ModernCall(this.context, request, clientKey);
+    // A listen stream passed on counts toward the listen bounds, not the calls in flight.
+    const call = new ModernCall({ ...this.context, callEnded: (ended) => this.listeners.release(ended) }, request, clientKey);
     const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, {
       message: (wire) => (stream ? stream.events.message(wire) : call.events.message(wire)),
       ended: (cause, status) => (stream ? stream.close() : call.events.ended(cause, status)),
@@ -165,7 +200,11 @@ export class ModernFront {
     if (!share) return BUSY;
     const mode = await this.modeOf(share);
     if (typeof mode !== 'string') return mode;
-    if (mode === 'passed') return call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode, false), undefined;
+    if (mode === 'passed') {
+      this.listeners.hold(call, (oldest) => oldest.close());
+      call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode, false);
+      return undefined;
+    }
     if (!filter.resourceSubscriptions?.length) void share.upstream.close(this.deps.limits.killGraceMs);
     stream = new ListenStream(clientKey, request.id, filter, openLeg(), this.listeners, this.deps.limits.maxStreamBytes, this.deps.limits.killGraceMs);
     this.listeners.hold(stream, (oldest) => oldest.close());

@@ -22,7 +22,7 @@ const CALL_HEAD_HOLD_MS = 1000;
 
 function replyAnswer(res: ServerResponse, answer: Answer, id: ModernRequest['id'], cors: OutgoingHttpHeaders): void {
   if ('message' in answer) {
-    const headers = answer.status === 503 ? { 'retry-after': BUSY_RETRY_SECONDS } : undefined;
+    const headers = answer.status === 503 || answer.status === 429 ? { 'retry-after': BUSY_RETRY_SECONDS } : undefined;
     return replyError(res, { status: answer.status, code: ErrorCode.InternalError, message: answer.message, id, headers }, cors);
   }
   const body = JSON.stringify(answer.body);

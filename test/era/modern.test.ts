@@ -180,6 +180,23 @@ describe('multi-round-trip translation', () => {
   });
 });
 
+describe('bounds of the 2026-07-28 side', () => {
+  it('holds a client to --max-inflight calls at once (429 past it), parked ones included, and frees a place when one ends', async () => {
+    const bridge = await startBridge(['--max-inflight', '2']);
+    const parked = await modernRequest(bridge.url, 'tools/call', { name: 'elicit', arguments: { message: 'm' } }, { capabilities: ASKING });
+    expect(parked.answer.result?.resultType).toBe('input_required');
+    const params = { name: 'slow', arguments: { steps: 100, stepMs: 20 }, _meta: { ...envelope(), progressToken: 'p' } };
+    const slow = sseRequest(bridge.url, { method: 'POST', headers: modernHeaders('tools/call', params), body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params }) });
+    await slow.waitForEvent((event) => messageOf(event)?.method === 'notifications/progress');
+    const third = await modernRequest(bridge.url, 'tools/call', { name: 'echo', arguments: { text: 'x' } });
+    expect(third.status).toBe(429);
+    expect(third.headers['retry-after']).toBeDefined();
+    slow.close();
+    await bridge.waitForLog((line) => line.msg === '2026-07-28 call cancelled' && line.reason === 'the client closed its stream');
+    expect(text(await modernRequest(bridge.url, 'tools/call', { name: 'echo', arguments: { text: 'x' } }))).toBe('x');
+  });
+});
+
 describe('a modern call’s stream', () => {
   it('closed by its client cancels the call in the child', async () => {
     const bridge = await startBridge(['--modern']);
