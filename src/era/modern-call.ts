@@ -49,9 +49,10 @@ export interface LegSink extends EventSink {
   refuse(status: number, body: string): boolean;
 }
 
-/** One POST of the call: the client's id for it, and its response stream. */
+/** One POST of the call: the client's id for it, the progress token it asks for, and its response stream. */
 export interface Leg {
   id: RequestId;
+  progressToken: string | number | undefined;
   sink: LegSink;
 }
 
@@ -234,7 +235,7 @@ export class ModernCall {
       return;
     }
     if (wire.kind === 'request') return this.fromChildRequest(message as JSONRPCRequest);
-    if (message.method === 'notifications/progress') return this.toLeg(wire);
+    if (message.method === 'notifications/progress') return this.progressToLeg(message.params ?? {});
     if (message.method === 'notifications/message' && logPasses(this.request.logLevel, message.params?.level)) return this.toLeg(wire);
     // Anything else (list_changed, resources/updated) is not about this request: the listen stream has it.
   }
@@ -348,6 +349,16 @@ export class ModernCall {
     }
     leg.sink.write(undefined, wire.text);
     leg.sink.release();
+  }
+
+  /**
+   * Rule: the call's progress reaches each leg under the token that leg's request asked with, and none reaches a
+   * leg that asked for none. Why: a retry is a request of its own to the client, whose token may differ.
+   */
+  private progressToLeg(params: Record<string, unknown>): void {
+    const token = this.leg?.progressToken;
+    if (token === undefined) return;
+    this.toLeg(ownMessage({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...params, progressToken: token } } as JSONRPCMessage));
   }
 
   /** A listen stream's notification names its subscription by the request's id: the client's, not the share's. */

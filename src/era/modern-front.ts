@@ -5,7 +5,7 @@
  */
 import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
-import type { RequestId, WireMessage } from '../protocol/jsonrpc.js';
+import { progressTokenOf, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import type { ToolFilter } from '../session/tool-filter.js';
 import { ClientQuota } from './client-quota.js';
 import { ListenStream, listenFilterOf } from './listen-streams.js';
@@ -149,7 +149,7 @@ export class ModernFront {
       const state = this.deps.codec.open(params.requestState);
       const call = state && state.node === this.deps.nodeId ? this.parked.get(state.call) : undefined;
       if (!state || !call || call.clientKey !== clientKey) return { status: 200, body: invalidState(request.id) };
-      const leg: Leg = { id: request.id, sink: openLeg() };
+      const leg: Leg = { id: request.id, progressToken: progressTokenOf(message), sink: openLeg() };
       if (!call.resume(state, leg, params.inputResponses)) {
         leg.sink.write(undefined, JSON.stringify(invalidState(request.id)));
         leg.sink.end();
@@ -168,7 +168,7 @@ export class ModernFront {
       void share.upstream.close(this.deps.limits.killGraceMs);
       return typeof mode !== 'string' ? mode : INPUT_FULL;
     }
-    call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode);
+    call.begin(share.upstream, { id: request.id, progressToken: progressTokenOf(message), sink: openLeg() }, message, mode);
     return undefined;
   }
 
@@ -202,7 +202,7 @@ export class ModernFront {
     if (typeof mode !== 'string') return mode;
     if (mode === 'passed') {
       this.listeners.hold(call, (oldest) => oldest.close());
-      call.begin(share.upstream, { id: request.id, sink: openLeg() }, message, mode, false);
+      call.begin(share.upstream, { id: request.id, progressToken: undefined, sink: openLeg() }, message, mode, false);
       return undefined;
     }
     if (!filter.resourceSubscriptions?.length) void share.upstream.close(this.deps.limits.killGraceMs);
