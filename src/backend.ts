@@ -72,7 +72,7 @@ export class Backend {
     const era = (child: ChildProcess) => this.eraOf(child);
     this.pool = server.pool > 0 ? new WarmPool(server.pool, spawn, () => deps.registry.room(this.cap), log, config.killGraceMs) : undefined;
     this.shared = server.shared
-      ? new SharedChild({ spawn, era, log, metrics: this.metrics, ...this.channelLimits, killGraceMs: config.killGraceMs, version: VERSION })
+      ? new SharedChild({ spawn, era, log, metrics: this.metrics, ...this.channelLimits, ...this.childTimes(), version: VERSION })
       : undefined;
     this.modern = config.modern && this.modernFront(config.modern, spawn, era);
   }
@@ -91,11 +91,12 @@ export class Backend {
       log: modernLog,
       metrics: this.metrics,
       ...this.channelLimits,
-      killGraceMs: config.killGraceMs,
+      ...this.childTimes(),
       version: VERSION,
       // The bridge filters logs per request (its _meta logLevel), so the child sends them all.
       logLevel: 'debug',
       maxChildren: modern.maxChildren,
+      maxChildrenPerClient: modern.maxChildrenPerClient,
       idleMs: server.idleTimeoutMs,
       listChanged: (wire) => front?.listChanged(wire),
     });
@@ -114,6 +115,11 @@ export class Backend {
       },
     });
     return front;
+  }
+
+  /** How long a shared child may take to answer its handshake, and to end. */
+  private childTimes(): { initTimeoutMs: number; killGraceMs: number } {
+    return { initTimeoutMs: this.deps.config.limits.requestTimeoutMs, killGraceMs: this.deps.config.killGraceMs };
   }
 
   /** Fills the warm pool, once the bridge listens. */

@@ -155,8 +155,9 @@ export interface OAuthConfig {
 }
 
 export interface ModernConfig {
-  /** 2025-era children at most per server for 2026-07-28 requests, across capability sets. */
+  /** 2025-era children at most per server for 2026-07-28 requests, across clients and capability sets; and per client. */
   maxChildren: number;
+  maxChildrenPerClient: number;
   /** Calls waiting for their client's inputResponses, at most per server and per client; how long each waits. */
   maxParked: number;
   maxParkedPerClient: number;
@@ -207,9 +208,9 @@ export const DEFAULTS = {
   drainTimeoutSeconds: 0,
   logLevel: 'info' as LogLevel,
   resume: { retryMs: 1000 },
-  modernChildren: 4,
+  modernChildren: 16,
   inputTimeoutSeconds: 300,
-  modern: { maxParked: 64, maxParkedPerClient: 8, maxListeners: 64, maxListenersPerClient: 4 },
+  modern: { maxChildrenPerClient: 4, maxParked: 64, maxParkedPerClient: 8, maxListeners: 64, maxListenersPerClient: 4 },
   oauthAccessTtlSeconds: 24 * 3600,
   oauthRefreshIdleSeconds: 30 * 24 * 3600,
   oauthRefreshMaxSeconds: 90 * 24 * 3600,

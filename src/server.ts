@@ -210,7 +210,8 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
         // Draining, the listener stays open: the sessions' clients may come back on new connections.
         if (cluster.drainTimeoutMs > 0) {
           log.info({ sessions: registry.size, timeoutSeconds: cluster.drainTimeoutMs / 1000 }, 'draining: no new sessions; each session ends once its calls are answered');
-          if (!(await registry.drain(cluster.drainTimeoutMs))) log.warn('drain timeout reached; ending the sessions still busy');
+          const drained = await Promise.all([registry.drain(cluster.drainTimeoutMs), ...backends.map((backend) => backend.modern?.drain(cluster.drainTimeoutMs))]);
+          if (drained.includes(false)) log.warn('drain timeout reached; ending the sessions and calls still busy');
         }
         server.close();
         metricsServer?.close();

@@ -24,6 +24,8 @@ interface Share {
   subscriptions: Set<string>;
   /** Its requests wait for its client's answers (a parked 2026-07-28 call): the child is not asking it anything new. */
   awaiting: boolean;
+  /** Told when the child goes (its state, subscriptions included, is gone with it). */
+  gone: (() => void) | undefined;
 }
 
 /** A share as its holder sees it. */
@@ -58,7 +60,12 @@ export interface SharedChildOptions {
   listChanged?: (wire: WireMessage) => void;
   /** The era of a new child (probing it if need be); without it, every child is taken as 2025-era. */
   era?: (child: ChildProcess) => Promise<ChildEra | 'exited'>;
+  /** How long a new child may take to answer the bridge's initialize (or discover) before it is ended. */
+  initTimeoutMs?: number;
 }
+
+/** Without initTimeoutMs: a server that has not answered its handshake in this long will not. */
+const INIT_TIMEOUT_MS = 60_000;
 
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
@@ -87,6 +94,7 @@ export class SharedChild {
   private failures = 0;
   private childEra: ChildEra = 'legacy';
   private restartTimer: NodeJS.Timeout | undefined;
+  private initTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: SharedChildOptions) {}
@@ -117,8 +125,8 @@ export class SharedChild {
   }
 
   /** Gives a session its share; the child starts with the first one. */
-  attach(log: () => Logger, events: UpstreamEvents): SharedUpstream {
-    const share: Share = { log, events, upstreamIds: new Map(), subscriptions: new Set(), awaiting: false };
+  attach(log: () => Logger, events: UpstreamEvents, gone?: () => void): SharedUpstream {
+    const share: Share = { log, events, upstreamIds: new Map(), subscriptions: new Set(), awaiting: false, gone };
     this.shares.add(share);
     const shared = this;
     return {
@@ -147,6 +155,7 @@ export class SharedChild {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.initTimer);
     this.channel?.stop();
     await this.child?.terminate(this.options.killGraceMs);
   }
@@ -154,10 +163,14 @@ export class SharedChild {
   /** The child's InitializeResult, starting (or restarting) the child when there is none. */
   private ready(): Promise<Record<string, unknown>> {
     if (this.initialized) return this.initialized;
+    // The restart delay holds for everyone: a crashing command must not be spawned once per request.
+    if (this.restartTimer !== undefined) return Promise.reject(new Error('the MCP server is restarting after a failure; try again shortly'));
     this.initialized = new Promise((resolve, reject) => {
       this.resolveInit = resolve;
       this.rejectInit = reject;
     });
+    // Handled here too, so that a handshake that fails while nobody waits is no unhandled rejection.
+    this.initialized.catch(() => undefined);
     void this.start();
     return this.initialized;
   }
@@ -207,7 +220,7 @@ export class SharedChild {
       };
       this.channel.send(ownMessage({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta } }));
       log.info({ childPid: child.pid }, 'shared child started');
-      return;
+      return this.awaitHandshake(child);
     }
     this.channel.send(
       ownMessage({
@@ -222,6 +235,20 @@ export class SharedChild {
       }),
     );
     log.info({ childPid: child.pid }, 'shared child started');
+    this.awaitHandshake(child);
+  }
+
+  /** Rule: a child that has not answered the bridge's handshake within initTimeoutMs is ended (and restarted after the usual delay). Why: every request waiting for it would wait forever. */
+  private awaitHandshake(child: ChildProcess): void {
+    clearTimeout(this.initTimer);
+    this.initTimer = setTimeout(() => {
+      if (this.child !== child || this.isReady) return;
+      this.options.log.warn({ childPid: child.pid }, 'shared child did not answer its handshake in time; ending it');
+      this.rejectInit?.(new Error('the MCP server did not answer its handshake in time'));
+      this.resolveInit = this.rejectInit = undefined;
+      void child.terminate(this.options.killGraceMs);
+    }, this.options.initTimeoutMs ?? INIT_TIMEOUT_MS);
+    this.initTimer.unref();
   }
 
   /**
@@ -239,6 +266,7 @@ export class SharedChild {
     this.resolveInit = this.rejectInit = undefined;
     this.initialized = undefined;
     for (const request of this.forwarded.values()) request.share.events.message(errorResponse(request.id, `Request failed: ${reason}`));
+    for (const share of this.shares) share.gone?.();
     this.forwarded.clear();
     this.tokens.clear();
     this.serverRequests.clear();
@@ -344,6 +372,7 @@ export class SharedChild {
     const id = idOf(message);
     const result = (message as { result?: Record<string, unknown> }).result;
     if (id === 0 && this.resolveInit) {
+      clearTimeout(this.initTimer);
       if (result) {
         this.failures = 0;
         if (this.childEra === 'modern') {

@@ -168,7 +168,7 @@ const OPTIONS = {
   },
   'modern-children': {
     coerce: lastValue, requiresArg: true, default: DEFAULTS.modernChildren, group: 'Sessions:',
-    describe: 'With --modern: children at most per server for 2026-07-28 requests (one per set of client capabilities, shared under load)',
+    describe: "With --modern: children at most per server for 2026-07-28 requests (each one client's, for one set of its capabilities; 4 per client at most)",
   },
   'child-era': {
     coerce: lastString, type: 'string', choices: ['auto', 'legacy', 'modern'], default: 'auto', group: 'Child process:',

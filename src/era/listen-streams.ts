@@ -89,6 +89,10 @@ export class ListenStream {
     this.over = true;
     this.quota.release(this);
     this.sink.end();
+    let id = 0;
+    for (const uri of this.filter.resourceSubscriptions ?? []) {
+      this.upstream?.send(ownMessage({ jsonrpc: '2.0', id: `unsubscribe-${++id}`, method: 'resources/unsubscribe', params: { uri } }));
+    }
     void this.upstream?.close(this.killGraceMs);
   }
 

@@ -374,6 +374,12 @@ export class ModernCall {
     this.cancel('its client parked too many calls');
   }
 
+  /** The bridge is shutting down: a running call's leg gets an error, and the call is cancelled. */
+  shutdown(): void {
+    if (this.state === 'running') this.answer(errorResponse(this.leg?.id ?? SHARE_ID, -32603, 'Internal error: the bridge is shutting down').message);
+    this.cancel('the bridge is shutting down');
+  }
+
   /** Ends the call and its stream (a listen stream pushed out by its client's newer one). */
   close(): void {
     const leg = this.leg;

@@ -15,6 +15,7 @@ import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCReque
 import type { Upstream, UpstreamEvents } from '../child/upstream.js';
 import type { Logger } from '../log.js';
 import { errorResponse, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
+import { MAX_RESOURCE_SUBSCRIPTIONS } from './listen-streams.js';
 import { META, MODERN_VERSION } from './modern-request.js';
 
 type Params = Record<string, unknown>;
@@ -104,6 +105,9 @@ export function modernChildUpstream(connect: (events: UpstreamEvents) => Upstrea
     const params = (request.params ?? {}) as Params;
     if (request.method === 'logging/setLevel' && typeof params.level === 'string') logLevel = params.level;
     if (typeof params.uri === 'string') {
+      if (request.method === 'resources/subscribe' && !subscriptions.has(params.uri) && subscriptions.size >= MAX_RESOURCE_SUBSCRIPTIONS) {
+        return toSession(errorResponse(request.id, -32603, `Internal error: a session may subscribe to ${MAX_RESOURCE_SUBSCRIPTIONS} resources at most`).message);
+      }
       if (request.method === 'resources/subscribe') subscriptions.add(params.uri);
       if (request.method === 'resources/unsubscribe') subscriptions.delete(params.uri);
       listen();

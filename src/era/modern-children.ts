@@ -1,8 +1,10 @@
 /**
- * The 2025-era children that serve one server's 2026-07-28 requests: each initialized by the bridge with
- * one set of client capabilities (the ones a request declares), shared by the requests that declare the
- * same, started on demand, bounded in number and ended when idle. Each is a SharedChild, which rewrites
- * ids and progress tokens so that concurrent requests never collide.
+ * The 2025-era children that serve one server's 2026-07-28 requests: each belongs to one client (a
+ * principal at an address) and was initialized by the bridge with one set of client capabilities (the
+ * ones its requests declare); it is shared by that client's requests that declare the same, started on
+ * demand, bounded in number (overall and per client) and ended when idle. Each is a SharedChild, which
+ * rewrites ids and progress tokens so that concurrent requests never collide. Why one client's: a
+ * 2025-era server may keep per-connection state, and one client must never see another's.
  */
 import { SharedChild, type SharedChildOptions, type SharedUpstream } from '../child/shared-child.js';
 import type { UpstreamEvents } from '../child/upstream.js';
@@ -10,8 +12,10 @@ import type { Logger } from '../log.js';
 import type { WireMessage } from '../protocol/jsonrpc.js';
 
 export interface ModernChildrenOptions extends Omit<SharedChildOptions, 'capabilities' | 'clientName' | 'listChanged'> {
-  /** Children at most, across every capability set. */
+  /** Children at most, across every client and capability set. */
   maxChildren: number;
+  /** Of which one client may hold at most. */
+  maxChildrenPerClient: number;
   /** A child nobody has used this long is ended. */
   idleMs: number;
   /** Every list_changed of every child, for the listen streams. */
@@ -19,6 +23,7 @@ export interface ModernChildrenOptions extends Omit<SharedChildOptions, 'capabil
 }
 
 interface Member {
+  owner: string;
   key: string;
   child: SharedChild;
   /** Calls and listen streams attached now. */
@@ -26,13 +31,21 @@ interface Member {
   lastUsed: number;
 }
 
-/** The client capabilities that change what a 2025-era server may ask of its client. */
-const ASKING_CAPABILITIES = ['elicitation', 'roots', 'sampling'] as const;
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** `{}` with only the named members of `value` that are present, each as `{}`. */
+const members = (value: Record<string, unknown>, names: string[]) => Object.fromEntries(names.filter((name) => value[name] !== undefined).map((name) => [name, {}]));
 
-/** The capabilities a child is initialized with for a request that declares `declared`, and their key. */
+/**
+ * The capabilities a child is initialized with for a request that declares `declared`, and their key: only
+ * what changes what a 2025-era server may ask of its client (elicitation and its modes, sampling and its
+ * context and tools, roots), each reduced to its presence. Why: so that clients cannot make a new set (and a
+ * new child) of every request by varying the rest.
+ */
 export function childCapabilities(declared: Record<string, unknown>): { key: string; capabilities: Record<string, unknown> } {
   const capabilities: Record<string, unknown> = {};
-  for (const name of ASKING_CAPABILITIES) if (declared[name] !== undefined) capabilities[name] = declared[name];
+  if (isObject(declared.elicitation)) capabilities.elicitation = members(declared.elicitation, ['form', 'url']);
+  if (isObject(declared.sampling)) capabilities.sampling = members(declared.sampling, ['context', 'tools']);
+  if (isObject(declared.roots)) capabilities.roots = {};
   return { key: JSON.stringify(capabilities), capabilities };
 }
 
@@ -50,13 +63,19 @@ export class ModernChildren {
     return this.members.length;
   }
 
-  /** A share of a child declared with these capabilities, or undefined when every child is busy. */
-  attach(declared: Record<string, unknown>, log: () => Logger, events: UpstreamEvents): { child: SharedChild; upstream: SharedUpstream } | undefined {
-    const member = this.place(declared);
+  /** A share of one of `owner`'s children declared with these capabilities, or undefined when none can be had. */
+  attach(
+    owner: string,
+    declared: Record<string, unknown>,
+    log: () => Logger,
+    events: UpstreamEvents,
+    gone?: () => void,
+  ): { child: SharedChild; upstream: SharedUpstream } | undefined {
+    const member = this.place(owner, declared);
     if (!member) return undefined;
     member.users++;
     member.lastUsed = performance.now();
-    const upstream = member.child.attach(log, events);
+    const upstream = member.child.attach(log, events, gone);
     let open = true;
     return {
       child: member.child,
@@ -84,25 +103,32 @@ export class ModernChildren {
   }
 
   /**
-   * Rule: a request goes to a child initialized with its capabilities that runs no call (parked ones do not
-   * count; a 2026-07-28 child is never too busy), else to a new one while the bound allows (ending an unused child of another set to make room),
-   * else to the least busy child of its set; with none of its set and no room, it is refused. Why: stdio cannot
-   * say which call a server request belongs to, so running calls share a child only under load; and a child
-   * must never be told of capabilities the caller did not declare.
+   * Rule: a request goes to one of its client's children initialized with its capabilities that runs no call
+   * (parked ones do not count; a 2026-07-28 child is never too busy); else to a new one while its client holds
+   * fewer than maxChildrenPerClient (ending that client's own child that runs no call, if it holds that many)
+   * and the server fewer than maxChildren (ending another client's unused child to make room); else to the
+   * least busy of its client's children of its set; else it is refused. Why: stdio cannot say which call a
+   * server request belongs to, so running calls share a child only under load; a client's children hold its
+   * state and only its own calls; and one client must not take every child.
    */
-  private place(declared: Record<string, unknown>): Member | undefined {
+  private place(owner: string, declared: Record<string, unknown>): Member | undefined {
     if (this.closed) return undefined;
     const { key, capabilities } = childCapabilities(declared);
-    const same = this.members.filter((member) => member.key === key);
-    // A 2026-07-28 child asks its client nothing over stdio: any number of calls can share it.
+    const own = this.members.filter((member) => member.owner === owner);
+    const same = own.filter((member) => member.key === key);
     const idle = same.find((member) => member.child.era === 'modern' || member.child.busy === 0);
     if (idle) return idle;
-    if (this.members.length >= this.options.maxChildren) {
-      const unused = this.members.find((member) => member.users === 0 && member.key !== key);
-      if (unused && same.length === 0) this.end(unused);
+    if (own.length >= this.options.maxChildrenPerClient) {
+      const spare = own.find((member) => member.key !== key && member.child.busy === 0);
+      if (spare) this.end(spare);
     }
-    if (this.members.length < this.options.maxChildren) {
-      const member: Member = { key, child: this.newChild(capabilities), users: 0, lastUsed: performance.now() };
+    if (this.members.length >= this.options.maxChildren && own.length < this.options.maxChildrenPerClient) {
+      const unused = this.members.find((member) => member.users === 0 && member.owner !== owner);
+      if (unused) this.end(unused);
+    }
+    const room = this.members.filter((member) => member.owner === owner).length < this.options.maxChildrenPerClient && this.members.length < this.options.maxChildren;
+    if (room) {
+      const member: Member = { owner, key, child: this.newChild(capabilities), users: 0, lastUsed: performance.now() };
       this.members.push(member);
       return member;
     }
@@ -110,7 +136,7 @@ export class ModernChildren {
   }
 
   private newChild(capabilities: Record<string, unknown>): SharedChild {
-    const { maxChildren: _max, idleMs: _idle, listChanged, ...shared } = this.options;
+    const { maxChildren: _max, maxChildrenPerClient: _perClient, idleMs: _idle, listChanged, ...shared } = this.options;
     return new SharedChild({ ...shared, capabilities, clientName: 'mcp-bridge (2026-07-28 translation)', listChanged });
   }
 

@@ -47,6 +47,8 @@ export type Answer = { status: 200 | 400; body: Record<string, unknown> } | { st
 
 const BUSY: Answer = { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
 const INPUT_FULL: Answer = { status: 503, message: 'Service Unavailable: the MCP server is not keeping up with its input, try again shortly' };
+const DRAINING: Answer = { status: 503, message: 'Service Unavailable: this node is shutting down, try another' };
+const LISTENERS_FULL: Answer = { status: 503, message: 'Service Unavailable: too many listen streams, try again later' };
 const TOO_MANY: Answer = { status: 429, message: 'Too Many Requests: too many calls in flight from this client' };
 
 /** Calls each client has running (parked ones included), against a bound. */
@@ -80,6 +82,9 @@ export class ModernFront {
   private readonly context: CallContext;
   private readonly paramHeaders = new ParamHeaders();
   private readonly running: InflightCount;
+  /** Every call begun and not over (running or parked): what a drain waits for and a shutdown answers. */
+  private readonly calls = new Set<ModernCall>();
+  private draining = false;
 
   constructor(private readonly deps: ModernFrontDeps) {
     const { limits } = deps;
@@ -95,7 +100,10 @@ export class ModernFront {
       maxStreamBytes: limits.maxStreamBytes,
       tools: deps.tools,
       toolsListed: (tools) => this.paramHeaders.listed(tools),
-      callEnded: (call) => this.running.end(call.clientKey),
+      callEnded: (call) => {
+        this.calls.delete(call);
+        this.running.end(call.clientKey);
+      },
       log: deps.log,
       killGraceMs: limits.killGraceMs,
     };
@@ -111,10 +119,13 @@ export class ModernFront {
     for (const stream of this.listeners.all()) if (stream instanceof ListenStream) stream.listChanged(wire);
   }
 
-  /** `server/discover`: the InitializeResult of a child initialized with the caller's capabilities. */
-  async discover(request: ModernRequest): Promise<Answer> {
-    const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, { message: () => undefined, ended: () => undefined });
-    if (!share) return { status: 503, message: 'Service Unavailable: every MCP server process is busy, try again later' };
+  /**
+   * `server/discover`: the InitializeResult of one of the caller's children initialized with its
+   * capabilities. `owner` is the caller (whose children may serve it).
+   */
+  async discover(request: ModernRequest, owner: string): Promise<Answer> {
+    const share = this.deps.children.attach(owner, request.clientCapabilities, () => this.deps.log, { message: () => undefined, ended: () => undefined });
+    if (!share) return BUSY;
     try {
       const initialize = await share.child.initializeResult();
       // A 2026-07-28 child's own DiscoverResult goes out as it is.
@@ -129,14 +140,16 @@ export class ModernFront {
 
   /**
    * A call (or a retry of a parked one): answered on the leg `openLeg` makes, or without a stream when it
-   * cannot start. `clientKey` is whom the call counts toward, and who alone may retry it.
+   * cannot start. `owner` is whom the call counts toward, whose children serve it, and who alone may retry
+   * it; `gone` says whether that client has left meanwhile (the wait for a child's start is long).
    */
   async call(
     request: ModernRequest,
     message: JSONRPCRequest,
     headers: IncomingHttpHeaders,
-    clientKey: string,
+    owner: string,
     openLeg: () => LegSink,
+    gone: () => boolean,
   ): Promise<Answer | undefined> {
     const params = (message.params ?? {}) as { requestState?: unknown; inputResponses?: unknown; name?: unknown; arguments?: unknown };
     const mismatch = request.method === 'tools/call' && typeof params.name === 'string' ? this.paramHeaders.mismatch(params.name, params.arguments, headers) : undefined;
@@ -148,7 +161,7 @@ export class ModernFront {
     if (params.requestState !== undefined && this.deps.codec.isSealed(params.requestState)) {
       const state = this.deps.codec.open(params.requestState);
       const call = state && state.node === this.deps.nodeId ? this.parked.get(state.call) : undefined;
-      if (!state || !call || call.clientKey !== clientKey) return { status: 200, body: invalidState(request.id) };
+      if (!state || !call || call.clientKey !== owner) return { status: 200, body: invalidState(request.id) };
       const leg: Leg = { id: request.id, progressToken: progressTokenOf(message), sink: openLeg() };
       if (!call.resume(state, leg, params.inputResponses)) {
         leg.sink.write(undefined, JSON.stringify(invalidState(request.id)));
@@ -158,16 +171,18 @@ export class ModernFront {
     }
     const hidden = request.method === 'tools/call' && typeof params.name === 'string' && this.deps.tools && !this.deps.tools.shows(params.name);
     if (hidden) return { status: 200, body: { jsonrpc: '2.0', id: request.id, error: { code: ModernError.InvalidParams, message: `Unknown tool: ${params.name}` } } };
-    if (!this.running.begin(clientKey)) return TOO_MANY;
-    const call = new ModernCall(this.context, request, clientKey);
-    const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, call.events);
-    if (!share) return this.running.end(clientKey), BUSY;
+    if (this.draining) return DRAINING;
+    if (!this.running.begin(owner)) return TOO_MANY;
+    const call = new ModernCall(this.context, request, owner);
+    const share = this.deps.children.attach(owner, request.clientCapabilities, () => this.deps.log, call.events);
+    if (!share) return this.running.end(owner), BUSY;
     const mode = await this.modeOf(share);
-    if (typeof mode !== 'string' || share.child.inputFull) {
-      this.running.end(clientKey);
+    if (typeof mode !== 'string' || share.child.inputFull || gone()) {
+      this.running.end(owner);
       void share.upstream.close(this.deps.limits.killGraceMs);
       return typeof mode !== 'string' ? mode : INPUT_FULL;
     }
+    this.calls.add(call);
     call.begin(share.upstream, { id: request.id, progressToken: progressTokenOf(message), sink: openLeg() }, message, mode);
     return undefined;
   }
@@ -185,35 +200,56 @@ export class ModernFront {
 
   /**
    * `subscriptions/listen`: a stream on the leg `openLeg` makes, or 503 past the listener bounds. A 2026-07-28
-   * child holds the stream itself (the request is passed on, as a call without a time limit).
+   * child holds the stream itself (the request is passed on, as a call without a time limit). A stream with
+   * resource subscriptions ends when its child goes (the subscriptions are gone with it): the client listens again.
    */
-  async listen(request: ModernRequest, message: JSONRPCRequest, clientKey: string, openLeg: () => LegSink): Promise<Answer | undefined> {
+  async listen(request: ModernRequest, message: JSONRPCRequest, owner: string, openLeg: () => LegSink, gone: () => boolean): Promise<Answer | undefined> {
     const filter = listenFilterOf(message.params);
-    if (!this.listeners.wouldHold(clientKey)) return { status: 503, message: 'Service Unavailable: too many listen streams, try again later' };
+    if (this.draining) return DRAINING;
+    if (!this.listeners.wouldHold(owner)) return LISTENERS_FULL;
     let stream: ListenStream | undefined;
     // A listen stream passed on counts toward the listen bounds, not the calls in flight.
-    const call = new ModernCall({ ...this.context, callEnded: (ended) => this.listeners.release(ended) }, request, clientKey);
-    const share = this.deps.children.attach(request.clientCapabilities, () => this.deps.log, {
-      message: (wire) => (stream ? stream.events.message(wire) : call.events.message(wire)),
-      ended: (cause, status) => (stream ? stream.close() : call.events.ended(cause, status)),
-    });
+    const call = new ModernCall({ ...this.context, callEnded: (ended) => this.listeners.release(ended) }, request, owner);
+    const share = this.deps.children.attach(
+      owner,
+      request.clientCapabilities,
+      () => this.deps.log,
+      { message: (wire) => (stream ? stream.events.message(wire) : call.events.message(wire)), ended: (cause, status) => call.events.ended(cause, status) },
+      () => stream?.close(),
+    );
     if (!share) return BUSY;
     const mode = await this.modeOf(share);
     if (typeof mode !== 'string') return mode;
+    // Nothing asynchronous from here on: the bound checked now is the bound held.
+    if (gone() || !this.listeners.wouldHold(owner)) {
+      void share.upstream.close(this.deps.limits.killGraceMs);
+      return gone() ? undefined : LISTENERS_FULL;
+    }
     if (mode === 'passed') {
       this.listeners.hold(call, (oldest) => oldest.close());
       call.begin(share.upstream, { id: request.id, progressToken: undefined, sink: openLeg() }, message, mode, false);
       return undefined;
     }
-    if (!filter.resourceSubscriptions?.length) void share.upstream.close(this.deps.limits.killGraceMs);
-    stream = new ListenStream(clientKey, request.id, filter, openLeg(), this.listeners, this.deps.limits.maxStreamBytes, this.deps.limits.killGraceMs);
+    const subscribes = (filter.resourceSubscriptions?.length ?? 0) > 0;
+    if (!subscribes) void share.upstream.close(this.deps.limits.killGraceMs);
+    stream = new ListenStream(owner, request.id, filter, openLeg(), this.listeners, this.deps.limits.maxStreamBytes, this.deps.limits.killGraceMs);
     this.listeners.hold(stream, (oldest) => oldest.close());
-    stream.open(filter.resourceSubscriptions?.length ? share.upstream : undefined);
+    stream.open(subscribes ? share.upstream : undefined);
     return undefined;
   }
 
-  /** Ends every parked call and listen stream, then the children. */
+  /** SIGTERM with --drain-timeout: no new call or stream; true once every call (parked ones too) is over, false at the timeout. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    const deadline = performance.now() + timeoutMs;
+    while (this.calls.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return this.calls.size === 0;
+  }
+
+  /** Answers every running call with an error, cancels the parked ones, ends the listen streams, then the children. */
   async close(): Promise<void> {
+    this.draining = true;
+    for (const call of [...this.calls]) call.shutdown();
     for (const stream of this.listeners.all()) stream.close();
     await this.deps.children.close();
   }

@@ -249,7 +249,9 @@ export function createMcpEndpoint(deps: EndpointDeps): Endpoint {
       case 'modern': {
         const message = messages[0].message as Parameters<typeof serveModern>[3];
         const peer = deps.peers.peerForNode(front.nodeOfState(message), client.fromPeer);
-        if (peer !== undefined) await deps.peers.forward(peer, req, res, client.address, cors, text);
+        // A parked call gone with its node: the client starts the call again, as for any state the bridge no longer knows.
+        const unreachable = () => replyError(res, { status: 200, code: ErrorCode.InvalidParams, message: 'Invalid or expired requestState', id: era.id }, cors);
+        if (peer !== undefined) await deps.peers.forward(peer, req, res, client.address, cors, { body: text, unreachable });
         else await serveModern(req, front, era, message, res, client, cors, deps.sse);
         return true;
       }

@@ -44,8 +44,9 @@ export async function serveModern(
   // Whom a call or stream counts toward, and who alone may retry a parked call: this principal at this address.
   const owner = `${client.principal}\u0000${client.key}`;
   let answer: Answer | undefined;
-  if (request.method === 'server/discover') answer = await front.discover(request);
-  else if (request.method === 'subscriptions/listen') answer = await front.listen(request, message, owner, leg(false));
-  else answer = await front.call(request, message, req.headers, owner, leg(true));
+  const gone = () => res.destroyed;
+  if (request.method === 'server/discover') answer = await front.discover(request, owner);
+  else if (request.method === 'subscriptions/listen') answer = await front.listen(request, message, owner, leg(false), gone);
+  else answer = await front.call(request, message, req.headers, owner, leg(true), gone);
   if (answer && !res.headersSent && !res.destroyed) replyAnswer(res, answer, request.id, cors);
 }

@@ -80,11 +80,19 @@ export class PeerLink {
   }
 
   /**
-   * Passes the request to the peer and streams its answer back as it comes (`body`: the request's body, when
-   * it was read here already). A peer that cannot be reached answers for its sessions with 404: they are gone
-   * with it, and the client re-initializes.
+   * Passes the request to the peer and streams its answer back as it comes (`passed`: the request's body, when
+   * it was read here already, and the answer to give if the peer cannot be reached). A peer that cannot be
+   * reached answers for its sessions with 404: they are gone with it, and the client re-initializes.
    */
-  forward(node: string, req: IncomingMessage, res: ServerResponse, clientAddress: string, cors: OutgoingHttpHeaders, body?: string): Promise<void> {
+  forward(
+    node: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    clientAddress: string,
+    cors: OutgoingHttpHeaders,
+    passed?: { body: string; unreachable: () => void },
+  ): Promise<void> {
+    const body = passed?.body;
     const origin = this.cluster.peers.get(node) as string;
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
@@ -109,9 +117,10 @@ export class PeerLink {
         pipeline(answer, res, () => undefined);
       });
       upstream.on('error', (error) => {
-        this.log.warn({ peer: node, err: error.message }, 'peer unreachable: answering for its session with 404');
-        if (!res.headersSent) replyError(res, sessionNotFound, cors);
-        else res.destroy();
+        this.log.warn({ peer: node, err: error.message }, 'peer unreachable: answering for what it holds');
+        if (res.headersSent) res.destroy();
+        else if (passed) passed.unreachable();
+        else replyError(res, sessionNotFound, cors);
       });
       if (body === undefined) req.pipe(upstream);
       else upstream.end(body);

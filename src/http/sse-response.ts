@@ -60,6 +60,7 @@ export class SseResponse implements EventSink {
   private lastEventAt = performance.now();
   private listener: SinkListener | undefined;
   private ended = false;
+  private goneBeforeOpen = false;
   private endedAt = 0;
 
   constructor(
@@ -69,6 +70,11 @@ export class SseResponse implements EventSink {
     /** `holdMs`: how long the head may wait (HEAD_WINDOW_MS unless said); `release` sends it earlier. */
     { holdHead, holdMs = HEAD_WINDOW_MS }: { holdHead: boolean; holdMs?: number },
   ) {
+    // A client gone before its stream was made: nothing to write, nothing to tick, and its listener is told.
+    if (res.destroyed) {
+      this.ended = this.goneBeforeOpen = true;
+      return;
+    }
     clock.open.add(this);
     res.on('drain', () => this.listener?.drained());
     res.once('close', () => {
@@ -90,6 +96,7 @@ export class SseResponse implements EventSink {
 
   listen(listener: SinkListener): void {
     this.listener = listener;
+    if (this.goneBeforeOpen) queueMicrotask(() => listener.closed(false));
   }
 
   prime(eventId: string, retryMs: number | undefined): void {

@@ -3,13 +3,18 @@
  * translation of sampling, elicitation and roots, cancellation, logging and listen streams, over a real
  * bridge, its real children and real clients (the v2 SDK client, and requests by hand where the wire matters).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { EVERYTHING, isAlive, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { EVERYTHING, FIXTURE, isAlive, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
 import { MODERN, envelope, modernClient, modernHeaders, modernRequest } from '../helpers/modern.js';
 import { sseRequest, messageOf } from '../helpers/sse-client.js';
 
 afterEach(stopAllBridges);
+const scratch = mkdtempSync(join(tmpdir(), 'mcp-bridge-modern-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const ASKING = { sampling: {}, elicitation: {}, roots: {} };
 const text = (reply: { answer: { result?: Record<string, unknown> } }) => textOf(reply.answer.result);
@@ -194,6 +199,56 @@ describe('bounds of the 2026-07-28 side', () => {
     slow.close();
     await bridge.waitForLog((line) => line.msg === '2026-07-28 call cancelled' && line.reason === 'the client closed its stream');
     expect(text(await modernRequest(bridge.url, 'tools/call', { name: 'echo', arguments: { text: 'x' } }))).toBe('x');
+  });
+});
+
+describe('isolation and failures of the 2026-07-28 side', () => {
+  it('gives each client children of its own: one client never reaches another’s server state', async () => {
+    const tokens = join(scratch, 'tokens');
+    writeFileSync(tokens, 'token-of-alice-0123456789\ntoken-of-bob-0123456789ab\n');
+    const bridge = await startBridge(['--auth-token-file', tokens]);
+    const as = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+    const whoami = async (token: string) => JSON.parse(text(await modernRequest(bridge.url, 'tools/call', { name: 'whoami', arguments: {} }, as(token)))).pid as number;
+    const alice = await whoami('token-of-alice-0123456789');
+    expect(await whoami('token-of-alice-0123456789')).toBe(alice);
+    expect(await whoami('token-of-bob-0123456789ab')).not.toBe(alice);
+  });
+
+  it('answers a call whose child never answers its handshake, and keeps no place for it', async () => {
+    const bridge = await startBridge(['--request-timeout', '1', '--max-inflight', '1', '--child-era', 'legacy'], ['sh', '-c', 'exec sleep 600']);
+    for (let i = 0; i < 2; i++) {
+      const reply = await modernRequest(bridge.url, 'tools/call', { name: 'echo', arguments: { text: 'x' } });
+      // 502 while the child does not answer; 503 while it is restarted after the failure: never 429, never a hang.
+      expect([502, 503]).toContain(reply.status);
+    }
+  });
+
+  it('keeps to the restart delay of a crashing command, however many requests come', async () => {
+    const bridge = await startBridge(['--child-era', 'legacy'], ['sh', '-c', 'exit 1']);
+    const replies = [];
+    for (let i = 0; i < 10; i++) replies.push(await modernRequest(bridge.url, 'tools/call', { name: 'echo', arguments: { text: 'x' } }));
+    expect(replies.every((reply) => reply.status >= 500)).toBe(true);
+    expect(bridge.logs.filter((line) => line.msg === 'shared child started').length).toBeLessThanOrEqual(2);
+  });
+
+  it('does not run a call whose client left while its child was starting', async () => {
+    const bridge = await startBridge(['--child-era', 'legacy'], ['sh', '-c', `sleep 1; exec node ${FIXTURE[1]}`]);
+    const params = { name: 'echo', arguments: { text: 'never' }, _meta: envelope() };
+    const early = sseRequest(bridge.url, { method: 'POST', headers: modernHeaders('tools/call', params), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params }) });
+    await bridge.waitForLog((line) => line.msg === 'shared child started');
+    early.close();
+    const calls = JSON.parse(text(await modernRequest(bridge.url, 'tools/call', { name: 'calls', arguments: {} })));
+    expect(calls).not.toContain('echo');
+  });
+
+  it('answers the calls in flight with an error when the bridge shuts down', async () => {
+    const bridge = await startBridge([]);
+    const params = { name: 'slow', arguments: { steps: 100, stepMs: 50 }, _meta: { ...envelope(), progressToken: 'p' } };
+    const slow = sseRequest(bridge.url, { method: 'POST', headers: modernHeaders('tools/call', params), body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params }) });
+    await slow.waitForEvent((event) => messageOf(event)?.method === 'notifications/progress');
+    void bridge.stop('SIGTERM');
+    const answer = messageOf(await slow.waitForEvent((event) => messageOf(event)?.id === 9));
+    expect(answer?.error?.message).toMatch(/shutting down/);
   });
 });
 
