@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from './child-process.js';
+import { MODERN_VERSION, envelope } from '../protocol/modern.js';
 import { exchange } from './first-exchange.js';
 
 export type ChildEra = 'legacy' | 'modern';
@@ -18,20 +19,12 @@ const PROBE_ID = `mcp-bridge-era-probe-${randomUUID()}`;
 /** A server silent this long after the probe is taken for a 2025-era one (which need not answer unknown methods). */
 export const PROBE_TIMEOUT_MS = 3000;
 
-const MODERN_VERSION = '2026-07-28';
-
 /** The probe, as a modern client sends it: the per-request envelope with no capabilities. */
 const probe = () => ({
   jsonrpc: '2.0',
   id: PROBE_ID,
   method: 'server/discover',
-  params: {
-    _meta: {
-      'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
-      'io.modelcontextprotocol/clientCapabilities': {},
-      'io.modelcontextprotocol/clientInfo': { name: 'mcp-bridge (era probe)', version: '1' },
-    },
-  },
+  params: { _meta: envelope({ capabilities: {}, info: { name: 'mcp-bridge (era probe)', version: '1' } }) },
 });
 
 /** The child's era, or 'exited' when it died on the probe (a 2025-era server that takes no unknown request). */

@@ -1,19 +1,22 @@
 /**
- * One child for every session (--shared), for servers that keep no per-client state such as mcp-nixos.
- * The bridge initializes the child once and answers each session's initialize from that result; request
- * ids and progress tokens are rewritten so sessions never collide or see each other's messages.
+ * One child shared by several senders: every session of a --shared server (for servers that keep no
+ * per-client state, such as mcp-nixos), or one client's 2026-07-28 calls (era/modern-children.ts). The
+ * bridge does the child's handshake itself (handshake.ts) and answers each session's initialize from its
+ * result; ids and progress tokens are rewritten (request-rewrites.ts) so senders never collide or see each
+ * other's messages.
  */
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
+import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../log.js';
 import type { ServerMetrics } from '../metrics.js';
 import { idOf, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
+import { META } from '../protocol/modern.js';
 import { restartDelayMs } from './backoff.js';
 import type { ChildEra } from './child-era.js';
 import type { ChildProcess } from './child-process.js';
+import { HANDSHAKE_ID, PendingHandshake, afterHandshake, handshakeRequest, type BridgeAsClient } from './handshake.js';
+import { RequestRewrites } from './request-rewrites.js';
 import { StdioChannel } from './stdio-channel.js';
 import { channelEvents, exitSoon, type Upstream, type UpstreamEvents } from './upstream.js';
-
-type Token = string | number;
 
 /** One session's share of the child. */
 interface Share {
@@ -32,13 +35,6 @@ interface Share {
 export interface SharedUpstream extends Upstream {
   /** Marks the share's requests as waiting for its client (or not): such a share is not busy for attribution. */
   awaitingClient(awaiting: boolean): void;
-}
-
-/** A session request as the child knows it. */
-interface Forwarded {
-  share: Share;
-  id: RequestId;
-  token: Token | undefined;
 }
 
 export interface SharedChildOptions {
@@ -67,12 +63,8 @@ export interface SharedChildOptions {
 /** Without initTimeoutMs: a server that has not answered its handshake in this long will not. */
 const INIT_TIMEOUT_MS = 60_000;
 
-const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
-
 /** What the bridge declares to a --shared child; server requests reach a client only when they can be attributed. */
 const BRIDGE_CAPABILITIES = { roots: { listChanged: true }, sampling: {}, elicitation: {} };
-/** The id of the bridge's own logging/setLevel request; its answer is dropped. */
-const SET_LEVEL_ID = 'mcp-bridge:set-level';
 const LIST_CHANGED = /^notifications\/(tools|prompts|resources)\/list_changed$/;
 
 const errorResponse = (id: RequestId, message: string): WireMessage => ownMessage({ jsonrpc: '2.0', id, error: { code: -32603, message } });
@@ -80,29 +72,18 @@ const errorResponse = (id: RequestId, message: string): WireMessage => ownMessag
 export class SharedChild {
   private child: ChildProcess | undefined;
   private channel: StdioChannel | undefined;
-  /** The child's InitializeResult, once it has answered the bridge's own initialize. */
-  private initialized: Promise<Record<string, unknown>> | undefined;
-  private isReady = false;
-  private resolveInit: ((result: Record<string, unknown>) => void) | undefined;
-  private rejectInit: ((error: Error) => void) | undefined;
-  private nextId = 1;
-  private readonly forwarded = new Map<number, Forwarded>();
-  private readonly tokens = new Map<string, Forwarded>();
+  /** The running child's handshake: its result is the child's InitializeResult. */
+  private handshake: PendingHandshake | undefined;
+  private readonly rewrites = new RequestRewrites<Share>();
   /** Requests the child sent to a client, by the child's id: whose client answers. */
   private readonly serverRequests = new Map<RequestId, Share>();
   private readonly shares = new Set<Share>();
   private failures = 0;
   private childEra: ChildEra = 'legacy';
   private restartTimer: NodeJS.Timeout | undefined;
-  private initTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: SharedChildOptions) {}
-
-  /** Shares attached now. */
-  get attached(): number {
-    return this.shares.size;
-  }
 
   /** Shares with requests in flight that are not waiting for their client (a server request can be attributed only while this is 1). */
   get busy(): number {
@@ -155,24 +136,19 @@ export class SharedChild {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
-    clearTimeout(this.initTimer);
+    this.handshake?.fail(new Error('the bridge is shutting down'));
     this.channel?.stop();
     await this.child?.terminate(this.options.killGraceMs);
   }
 
   /** The child's InitializeResult, starting (or restarting) the child when there is none. */
   private ready(): Promise<Record<string, unknown>> {
-    if (this.initialized) return this.initialized;
+    if (this.handshake) return this.handshake.result;
     // The restart delay holds for everyone: a crashing command must not be spawned once per request.
     if (this.restartTimer !== undefined) return Promise.reject(new Error('the MCP server is restarting after a failure; try again shortly'));
-    this.initialized = new Promise((resolve, reject) => {
-      this.resolveInit = resolve;
-      this.rejectInit = reject;
-    });
-    // Handled here too, so that a handshake that fails while nobody waits is no unhandled rejection.
-    this.initialized.catch(() => undefined);
+    this.handshake = new PendingHandshake();
     void this.start();
-    return this.initialized;
+    return this.handshake.result;
   }
 
   private async start(): Promise<void> {
@@ -211,44 +187,18 @@ export class SharedChild {
       if (this.closed) return void log.info({ childPid: child.pid }, 'shared child stopped');
       this.childGone(`the MCP server process exited (${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})`);
     });
-    if (era === 'modern') {
-      // No handshake in this era: its DiscoverResult stands for the InitializeResult.
-      const _meta = {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': this.options.capabilities ?? BRIDGE_CAPABILITIES,
-        'io.modelcontextprotocol/clientInfo': { name: this.options.clientName ?? 'mcp-bridge (shared)', version: this.options.version },
-      };
-      this.channel.send(ownMessage({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta } }));
-      log.info({ childPid: child.pid }, 'shared child started');
-      return this.awaitHandshake(child);
-    }
-    this.channel.send(
-      ownMessage({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: LATEST_PROTOCOL_VERSION,
-          capabilities: this.options.capabilities ?? BRIDGE_CAPABILITIES,
-          clientInfo: { name: this.options.clientName ?? 'mcp-bridge (shared)', version: this.options.version },
-        },
-      }),
-    );
+    this.channel.send(handshakeRequest(era, this.asClient()));
     log.info({ childPid: child.pid }, 'shared child started');
-    this.awaitHandshake(child);
+    // Ended, it is restarted after the usual delay.
+    this.handshake?.sent(this.options.initTimeoutMs ?? INIT_TIMEOUT_MS, () => {
+      log.warn({ childPid: child.pid }, 'shared child did not answer its handshake in time; ending it');
+      void child.terminate(this.options.killGraceMs);
+    });
   }
 
-  /** Rule: a child that has not answered the bridge's handshake within initTimeoutMs is ended (and restarted after the usual delay). Why: every request waiting for it would wait forever. */
-  private awaitHandshake(child: ChildProcess): void {
-    clearTimeout(this.initTimer);
-    this.initTimer = setTimeout(() => {
-      if (this.child !== child || this.isReady) return;
-      this.options.log.warn({ childPid: child.pid }, 'shared child did not answer its handshake in time; ending it');
-      this.rejectInit?.(new Error('the MCP server did not answer its handshake in time'));
-      this.resolveInit = this.rejectInit = undefined;
-      void child.terminate(this.options.killGraceMs);
-    }, this.options.initTimeoutMs ?? INIT_TIMEOUT_MS);
-    this.initTimer.unref();
+  private asClient(): BridgeAsClient {
+    const { capabilities = BRIDGE_CAPABILITIES, clientName = 'mcp-bridge (shared)', version, logLevel } = this.options;
+    return { capabilities, clientInfo: { name: clientName, version }, logLevel };
   }
 
   /**
@@ -261,16 +211,11 @@ export class SharedChild {
     this.channel?.stop();
     this.child = undefined;
     this.channel = undefined;
-    this.isReady = false;
-    this.rejectInit?.(new Error(reason));
-    this.resolveInit = this.rejectInit = undefined;
-    this.initialized = undefined;
-    for (const request of this.forwarded.values()) request.share.events.message(errorResponse(request.id, `Request failed: ${reason}`));
+    this.handshake?.fail(new Error(reason));
+    this.handshake = undefined;
+    for (const request of this.rewrites.clear()) request.sender.events.message(errorResponse(request.id, `Request failed: ${reason}`));
     for (const share of this.shares) share.gone?.();
-    this.forwarded.clear();
-    this.tokens.clear();
     this.serverRequests.clear();
-    for (const share of this.shares) share.upstreamIds.clear();
     if (this.closed) return;
     this.failures++;
     const delay = restartDelayMs(this.failures);
@@ -299,7 +244,7 @@ export class SharedChild {
         share.events.message(errorResponse(request.id, 'the MCP server is restarting after a failure; try again shortly'));
       } else if (request.method === 'initialize') {
         this.answerInitialize(share, request);
-      } else if (this.isReady) {
+      } else if (this.handshake?.succeeded) {
         this.forwardRequest(share, request);
       } else {
         this.ready().then(
@@ -342,24 +287,13 @@ export class SharedChild {
   }
 
   private forwardRequest(share: Share, request: JSONRPCRequest): void {
-    const upstreamId = this.nextId++;
-    const params = request.params as ({ _meta?: Record<string, unknown>; uri?: unknown } & Record<string, unknown>) | undefined;
-    const token = params?._meta?.progressToken as Token | undefined;
-    const entry: Forwarded = { share, id: request.id, token };
-    this.forwarded.set(upstreamId, entry);
-    share.upstreamIds.set(request.id, upstreamId);
-    let rewritten = params;
-    if (token !== undefined) {
-      const upstreamToken = `p${upstreamId}`;
-      this.tokens.set(upstreamToken, entry);
-      rewritten = { ...params, _meta: { ...params?._meta, progressToken: upstreamToken } };
-    }
-    if (typeof params?.uri === 'string') {
-      if (request.method === 'resources/subscribe') share.subscriptions.add(params.uri);
-      if (request.method === 'resources/unsubscribe') share.subscriptions.delete(params.uri);
+    const uri = (request.params as { uri?: unknown } | undefined)?.uri;
+    if (typeof uri === 'string') {
+      if (request.method === 'resources/subscribe') share.subscriptions.add(uri);
+      if (request.method === 'resources/unsubscribe') share.subscriptions.delete(uri);
     }
     // If the child is gone meanwhile, childGone answers the request with an error.
-    this.channel?.send(ownMessage({ ...request, id: upstreamId, params: rewritten } as JSONRPCMessage), share);
+    this.channel?.send(ownMessage(this.rewrites.add(share, request)), share);
   }
 
   private fromChild(wire: WireMessage): void {
@@ -371,35 +305,20 @@ export class SharedChild {
   private fromChildResponse(message: JSONRPCMessage): void {
     const id = idOf(message);
     const result = (message as { result?: Record<string, unknown> }).result;
-    if (id === 0 && this.resolveInit) {
-      clearTimeout(this.initTimer);
+    if (id === HANDSHAKE_ID && this.handshake?.pending) {
       if (result) {
         this.failures = 0;
-        if (this.childEra === 'modern') {
-          this.isReady = true;
-          this.resolveInit(result);
-          this.resolveInit = this.rejectInit = undefined;
-          return;
-        }
-        this.channel?.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-        const level = this.options.logLevel;
-        if (level && (result.capabilities as { logging?: unknown } | undefined)?.logging) {
-          this.channel?.send(ownMessage({ jsonrpc: '2.0', id: SET_LEVEL_ID, method: 'logging/setLevel', params: { level } }));
-        }
-        this.isReady = true;
-        this.resolveInit(result);
+        for (const after of afterHandshake(this.childEra, result, this.asClient())) this.channel?.send(after);
+        this.handshake.succeed(result);
       } else {
-        this.rejectInit?.(new Error(`the MCP server refused to initialize: ${JSON.stringify((message as { error?: unknown }).error)}`));
+        this.handshake.fail(new Error(`the MCP server refused to initialize: ${JSON.stringify((message as { error?: unknown }).error)}`));
         // Its exit restarts it after the usual delay.
         void this.child?.terminate(this.options.killGraceMs);
       }
-      this.resolveInit = this.rejectInit = undefined;
       return;
     }
-    const entry = typeof id === 'number' ? this.forwarded.get(id) : undefined;
-    if (!entry) return;
-    this.forget(id as number, entry);
-    entry.share.events.message(ownMessage({ ...message, id: entry.id } as JSONRPCMessage));
+    const entry = this.rewrites.answered(id);
+    entry?.sender.events.message(ownMessage({ ...message, id: entry.id } as JSONRPCMessage));
   }
 
   /**
@@ -432,11 +351,11 @@ export class SharedChild {
    */
   private fromChildNotification(wire: WireMessage): void {
     const message = wire.message as JSONRPCMessage & { method: string; params?: Record<string, unknown> };
-    const subscription = (message.params?._meta as Record<string, unknown> | undefined)?.[SUBSCRIPTION_ID];
+    const subscription = (message.params?._meta as Record<string, unknown> | undefined)?.[META.subscriptionId];
     if (subscription !== undefined) return this.toSubscriber(message, subscription);
     if (message.method === 'notifications/progress') {
-      const entry = this.tokens.get(String(message.params?.progressToken));
-      if (entry) entry.share.events.message(ownMessage({ ...message, params: { ...message.params, progressToken: entry.token } } as JSONRPCMessage));
+      const entry = this.rewrites.byToken(message.params?.progressToken);
+      if (entry) entry.sender.events.message(ownMessage({ ...message, params: { ...message.params, progressToken: entry.token } } as JSONRPCMessage));
       return;
     }
     if (LIST_CHANGED.test(message.method)) {
@@ -455,24 +374,16 @@ export class SharedChild {
 
   /** A 2026-07-28 child's listen-stream notification goes to the share whose listen request it names, with that share's id for it. */
   private toSubscriber(message: JSONRPCMessage & { method: string; params?: Record<string, unknown> }, subscription: unknown): void {
-    const entry = typeof subscription === 'number' ? this.forwarded.get(subscription) : undefined;
+    const entry = this.rewrites.get(subscription);
     if (!entry) return;
-    const _meta = { ...(message.params?._meta as Record<string, unknown>), [SUBSCRIPTION_ID]: entry.id };
-    entry.share.events.message(ownMessage({ ...message, params: { ...message.params, _meta } } as JSONRPCMessage));
-  }
-
-  private forget(upstreamId: number, entry: Forwarded): void {
-    this.forwarded.delete(upstreamId);
-    entry.share.upstreamIds.delete(entry.id);
-    if (entry.token !== undefined) this.tokens.delete(`p${upstreamId}`);
+    const _meta = { ...(message.params?._meta as Record<string, unknown>), [META.subscriptionId]: entry.id };
+    entry.sender.events.message(ownMessage({ ...message, params: { ...message.params, _meta } } as JSONRPCMessage));
   }
 
   /** A session leaves: the child is told to drop its requests, and nothing more reaches it. */
   private detach(share: Share): void {
     this.shares.delete(share);
-    for (const upstreamId of share.upstreamIds.values()) {
-      const entry = this.forwarded.get(upstreamId);
-      if (entry) this.forget(upstreamId, entry);
+    for (const upstreamId of this.rewrites.leave(share)) {
       this.channel?.send(ownMessage({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: upstreamId, reason: 'session ended' } }));
     }
     for (const [id, owner] of this.serverRequests) if (owner === share) this.serverRequests.delete(id);

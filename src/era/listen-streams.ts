@@ -8,7 +8,7 @@ import type { Upstream, UpstreamEvents } from '../child/upstream.js';
 import { ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import type { EventSink } from '../session/stream.js';
 import type { ClientQuota, Held } from './client-quota.js';
-import { META } from './modern-request.js';
+import { META } from '../protocol/modern.js';
 
 export interface ListenFilter {
   toolsListChanged?: boolean;

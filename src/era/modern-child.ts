@@ -16,7 +16,7 @@ import type { Upstream, UpstreamEvents } from '../child/upstream.js';
 import type { Logger } from '../log.js';
 import { errorResponse, ownMessage, type JSONRPCMessage, type RequestId, type WireMessage } from '../protocol/jsonrpc.js';
 import { MAX_RESOURCE_SUBSCRIPTIONS } from './listen-streams.js';
-import { META, MODERN_VERSION } from './modern-request.js';
+import { META, envelope as modernEnvelope } from '../protocol/modern.js';
 
 type Params = Record<string, unknown>;
 
@@ -70,13 +70,7 @@ export function modernChildUpstream(connect: (events: UpstreamEvents) => Upstrea
   let listenId: string | undefined;
 
   const toSession = (message: JSONRPCMessage) => events.message(ownMessage(message));
-  const envelope = (meta: unknown): Params => ({
-    ...(meta as Params | undefined),
-    [META.protocolVersion]: MODERN_VERSION,
-    [META.clientCapabilities]: clientCapabilities,
-    ...(clientInfo && { [META.clientInfo]: clientInfo }),
-    ...(logLevel && { [META.logLevel]: logLevel }),
-  });
+  const envelope = (meta: unknown): Params => modernEnvelope({ capabilities: clientCapabilities, info: clientInfo, logLevel }, meta as Params | undefined);
 
   const inner = connect({ message: (wire) => fromChild(wire), ended: (cause, status) => events.ended(cause, status) });
   const toChild = (message: JSONRPCMessage) => inner.send(ownMessage(message));

@@ -6,18 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { JSONRPCMessage, RequestId } from '../protocol/jsonrpc.js';
 
-export const MODERN_VERSION = '2026-07-28';
-/** The modern revisions the bridge serves. */
-export const MODERN_VERSIONS = [MODERN_VERSION];
-
-export const META = {
-  protocolVersion: 'io.modelcontextprotocol/protocolVersion',
-  clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
-  clientInfo: 'io.modelcontextprotocol/clientInfo',
-  logLevel: 'io.modelcontextprotocol/logLevel',
-  serverInfo: 'io.modelcontextprotocol/serverInfo',
-  subscriptionId: 'io.modelcontextprotocol/subscriptionId',
-} as const;
+import { META, MODERN_VERSIONS, isModernVersion } from '../protocol/modern.js';
 
 export const ModernError = {
   HeaderMismatch: -32020,
@@ -76,7 +65,6 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
   const value = headers[name];
   return typeof value === 'string' ? value.trim() : undefined;
 };
-const isModernVersion = (version: string) => version >= MODERN_VERSION;
 
 const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 

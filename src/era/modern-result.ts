@@ -1,5 +1,5 @@
 /** A 2025-era child's results as a 2026-07-28 client must receive them. */
-import { META, MODERN_VERSIONS } from './modern-request.js';
+import { META, MODERN_VERSIONS } from '../protocol/modern.js';
 
 type Result = Record<string, unknown>;
 

@@ -41,33 +41,33 @@ export class RequestStateCodec {
    * checks it under its own key. Undefined when it is not one of ours or cannot be read.
    */
   nodeOf(token: unknown): string | undefined {
-    if (typeof token !== 'string' || token.length > MAX_STATE_CHARS || !this.isSealed(token)) return undefined;
-    try {
-      const { n } = JSON.parse(Buffer.from(token.slice(PREFIX.length).split('.')[0], 'base64url').toString('utf8')) as { n?: unknown };
-      return typeof n === 'string' ? n : undefined;
-    } catch {
-      return undefined;
-    }
+    return this.parts(token)?.state?.node;
   }
 
   /** The state, or undefined when it is malformed, forged, altered or expired. */
   open(token: unknown, now = Date.now()): RequestState | undefined {
-    if (typeof token !== 'string' || token.length > MAX_STATE_CHARS) return undefined;
-    if (!this.isSealed(token)) return undefined;
+    const parts = this.parts(token);
+    if (!parts?.state) return undefined;
+    const expected = Buffer.from(this.tag(parts.payload));
+    const given = Buffer.from(parts.tag);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    return parts.state.expiresAt > now ? parts.state : undefined;
+  }
+
+  /** A token of ours taken apart, its payload read (not checked). */
+  private parts(token: unknown): { payload: string; tag: string; state: RequestState | undefined } | undefined {
+    if (typeof token !== 'string' || token.length > MAX_STATE_CHARS || !this.isSealed(token)) return undefined;
     const [payload, tag, ...rest] = token.slice(PREFIX.length).split('.');
     if (payload === undefined || tag === undefined || rest.length > 0) return undefined;
-    const expected = Buffer.from(this.tag(payload));
-    const given = Buffer.from(tag);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     let value: { n?: unknown; c?: unknown; r?: unknown; e?: unknown };
     try {
-      value = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      value = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) ?? {};
     } catch {
-      return undefined;
+      return { payload, tag, state: undefined };
     }
     const { n, c, r, e } = value;
-    if (typeof n !== 'string' || typeof c !== 'string' || typeof r !== 'number' || typeof e !== 'number') return undefined;
-    return e > now ? { node: n, call: c, round: r, expiresAt: e } : undefined;
+    const wellFormed = typeof n === 'string' && typeof c === 'string' && typeof r === 'number' && typeof e === 'number';
+    return { payload, tag, state: wellFormed ? { node: n, call: c, round: r, expiresAt: e } : undefined };
   }
 
   private tag(payload: string): string {

@@ -19,7 +19,7 @@ import type { ClientRateLimit } from './rate-limits.js';
 import { serveModern } from './modern-endpoint.js';
 import type { PeerLink } from './peer-link.js';
 import { readBody } from './read-body.js';
-import { ErrorCode, replyEmpty, replyError, sessionNotFound, type ErrorReply } from './replies.js';
+import { BUSY_RETRY_SECONDS, ErrorCode, replyEmpty, replyError, sessionNotFound, type ErrorReply } from './replies.js';
 import { SSE_HEADERS, SseResponse, type SseClock } from './sse-response.js';
 
 export interface EndpointDeps {
@@ -45,8 +45,7 @@ export interface EndpointDeps {
 
 export type Endpoint = (req: IncomingMessage, res: ServerResponse, client: Caller, cors: OutgoingHttpHeaders) => Promise<void>;
 
-/** Seconds a client should wait before retrying when every session is busy, or its server's input is full. */
-const BUSY_RETRY_SECONDS = '5';
+/** Seconds a client should wait before retrying when its server's input is full. */
 const INPUT_FULL_RETRY_SECONDS = '1';
 
 const isReply = (value: Session | ErrorReply): value is ErrorReply => 'status' in value;

@@ -9,11 +9,9 @@ import type { JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Answer, ModernFront } from '../era/modern-front.js';
 import type { ModernRequest } from '../era/modern-request.js';
 import type { Caller } from './admission.js';
-import { ErrorCode, replyError } from './replies.js';
+import { BUSY_RETRY_SECONDS, ErrorCode, replyError } from './replies.js';
 import { SSE_HEADERS, SseResponse, type SseClock } from './sse-response.js';
 
-/** Seconds a client should wait before retrying when the server's children are all busy. */
-const BUSY_RETRY_SECONDS = '5';
 /**
  * How long a call's head waits for the call's first event or end. Why this long: until the head leaves, a
  * question the caller cannot answer still gets the 400 that -32021 needs; keep-alives start after it.

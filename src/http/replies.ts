@@ -12,6 +12,9 @@ export const ErrorCode = {
   InternalError: -32603,
 } as const;
 
+/** Seconds a client should wait before retrying when every session (or every child) is busy. */
+export const BUSY_RETRY_SECONDS = '5';
+
 export interface ErrorReply {
   status: number;
   code: number;

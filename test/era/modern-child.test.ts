@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, startBridge, stopAllBridges } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
-import { envelope, modernClient, modernHeaders, modernRequest } from '../helpers/modern.js';
-import { messageOf, sseRequest } from '../helpers/sse-client.js';
+import { envelope, modernClient, modernRequest, modernStream } from '../helpers/modern.js';
+import { messageOf } from '../helpers/sse-client.js';
 
 afterEach(stopAllBridges);
 
@@ -88,11 +88,7 @@ describe('2026-07-28 clients in front of a 2026-07-28-only child (--modern)', ()
   it('holds a listen stream open on the child, with the client’s own subscription id', async () => {
     const bridge = await startBridge(['--modern'], MODERN_FIXTURE);
     const params = { notifications: { toolsListChanged: true }, _meta: envelope() };
-    const listen = sseRequest(bridge.url, {
-      method: 'POST',
-      headers: modernHeaders('subscriptions/listen', params),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'mine', method: 'subscriptions/listen', params }),
-    });
+    const listen = modernStream(bridge.url, 'subscriptions/listen', params, 'mine');
     const ack = messageOf(await listen.waitForEvent((event) => messageOf(event)?.method === 'notifications/subscriptions/acknowledged'));
     expect(ack?.params?._meta).toMatchObject({ 'io.modelcontextprotocol/subscriptionId': 'mine' });
     listen.close();

@@ -69,6 +69,11 @@ describe('RequestStateCodec', () => {
     expect(codec.open(sealed, state.expiresAt + 1)).toBeUndefined();
     expect(new RequestStateCodec().open(sealed)).toBeUndefined();
     expect(codec.open('mcp-bridge.1.' + 'a'.repeat(5000) + '.b')).toBeUndefined();
+    // A payload that is valid JSON but no object (null) is refused, not thrown over, by either reader.
+    const nullPayload = `mcp-bridge.1.${Buffer.from('null').toString('base64url')}.${tag}`;
+    expect(codec.open(nullPayload)).toBeUndefined();
+    expect(codec.nodeOf(nullPayload)).toBeUndefined();
+    expect(codec.nodeOf(sealed)).toBe('n1');
     // A 2026-07-28 server's own state (the v2 SDK codec's shape) is not the bridge's.
     expect(codec.isSealed('v1.abc.def')).toBe(false);
   });

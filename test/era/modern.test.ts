@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { EVERYTHING, FIXTURE, isAlive, startBridge, stopAllBridges, waitFor } from '../helpers/bridge.js';
 import { connect, textOf } from '../helpers/client.js';
-import { MODERN, envelope, modernClient, modernHeaders, modernRequest } from '../helpers/modern.js';
-import { sseRequest, messageOf } from '../helpers/sse-client.js';
+import { MODERN, envelope, modernClient, modernRequest, modernStream } from '../helpers/modern.js';
+import { messageOf } from '../helpers/sse-client.js';
 
 afterEach(stopAllBridges);
 const scratch = mkdtempSync(join(tmpdir(), 'mcp-bridge-modern-'));
@@ -191,7 +191,7 @@ describe('bounds of the 2026-07-28 side', () => {
     const parked = await modernRequest(bridge.url, 'tools/call', { name: 'elicit', arguments: { message: 'm' } }, { capabilities: ASKING });
     expect(parked.answer.result?.resultType).toBe('input_required');
     const params = { name: 'slow', arguments: { steps: 100, stepMs: 20 }, _meta: { ...envelope(), progressToken: 'p' } };
-    const slow = sseRequest(bridge.url, { method: 'POST', headers: modernHeaders('tools/call', params), body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params }) });
+    const slow = modernStream(bridge.url, 'tools/call', params, 5);
     await slow.waitForEvent((event) => messageOf(event)?.method === 'notifications/progress');
     const third = await modernRequest(bridge.url, 'tools/call', { name: 'echo', arguments: { text: 'x' } });
     expect(third.status).toBe(429);
@@ -234,7 +234,7 @@ describe('isolation and failures of the 2026-07-28 side', () => {
   it('does not run a call whose client left while its child was starting', async () => {
     const bridge = await startBridge(['--child-era', 'legacy'], ['sh', '-c', `sleep 1; exec node ${FIXTURE[1]}`]);
     const params = { name: 'echo', arguments: { text: 'never' }, _meta: envelope() };
-    const early = sseRequest(bridge.url, { method: 'POST', headers: modernHeaders('tools/call', params), body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params }) });
+    const early = modernStream(bridge.url, 'tools/call', params, 1);
     await bridge.waitForLog((line) => line.msg === 'shared child started');
     early.close();
     const calls = JSON.parse(text(await modernRequest(bridge.url, 'tools/call', { name: 'calls', arguments: {} })));
@@ -244,7 +244,7 @@ describe('isolation and failures of the 2026-07-28 side', () => {
   it('answers the calls in flight with an error when the bridge shuts down', async () => {
     const bridge = await startBridge([]);
     const params = { name: 'slow', arguments: { steps: 100, stepMs: 50 }, _meta: { ...envelope(), progressToken: 'p' } };
-    const slow = sseRequest(bridge.url, { method: 'POST', headers: modernHeaders('tools/call', params), body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params }) });
+    const slow = modernStream(bridge.url, 'tools/call', params, 9);
     await slow.waitForEvent((event) => messageOf(event)?.method === 'notifications/progress');
     void bridge.stop('SIGTERM');
     const answer = messageOf(await slow.waitForEvent((event) => messageOf(event)?.id === 9));
@@ -256,11 +256,7 @@ describe('a modern call’s stream', () => {
   it('closed by its client cancels the call in the child', async () => {
     const bridge = await startBridge(['--modern']);
     const params = { name: 'slow', arguments: { steps: 50, stepMs: 40 }, _meta: { ...envelope(), progressToken: 'p1' } };
-    const stream = sseRequest(bridge.url, {
-      method: 'POST',
-      headers: modernHeaders('tools/call', params),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params }),
-    });
+    const stream = modernStream(bridge.url, 'tools/call', params, 7);
     await stream.waitForEvent((event) => messageOf(event)?.method === 'notifications/progress');
     stream.close();
     await bridge.waitForLog((line) => typeof line.stderr === 'string' && line.stderr.includes('slow(40): cancelled'));
@@ -282,11 +278,7 @@ describe('subscriptions/listen', () => {
   it('acknowledges, then carries resources/updated for its URIs, each tagged with its subscription id', async () => {
     const bridge = await startBridge(['--modern']);
     const params = { notifications: { resourceSubscriptions: ['fixture://counter'], toolsListChanged: true }, _meta: envelope() };
-    const listen = sseRequest(bridge.url, {
-      method: 'POST',
-      headers: modernHeaders('subscriptions/listen', params),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'listen-1', method: 'subscriptions/listen', params }),
-    });
+    const listen = modernStream(bridge.url, 'subscriptions/listen', params, 'listen-1');
     const ack = messageOf(await listen.waitForEvent((event) => messageOf(event)?.method === 'notifications/subscriptions/acknowledged'));
     expect(ack?.params?._meta).toEqual({ 'io.modelcontextprotocol/subscriptionId': 'listen-1' });
     // The subscription reaches the child after the acknowledgement: touch until the update comes.

@@ -1,6 +1,7 @@
 /** 2026-07-28 requests by hand (headers and `_meta` envelope as a modern client sends them), and the v2 SDK client. */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { MCP_HEADERS, rawRequest, type RawResponse } from './client.js';
+import { sseRequest, type SseRequest } from './sse-client.js';
 
 export const MODERN = '2026-07-28';
 
@@ -70,4 +71,9 @@ export async function modernClient(url: string, mode: 'auto' | 'pin' = 'pin', ca
   client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: 'Ada' } }));
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
   return client;
+}
+
+/** One modern request as a stream the test reads as it comes (and may close): `params` must carry their `_meta`. */
+export function modernStream(url: string, method: string, params: Record<string, unknown>, id: number | string): SseRequest {
+  return sseRequest(url, { method: 'POST', headers: modernHeaders(method, params), body: JSON.stringify({ jsonrpc: '2.0', id, method, params }) });
 }
